@@ -1,0 +1,58 @@
+"""What every dataset gives the engine: splits of in-memory tensors plus what the task needs to know."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+__all__ = ["Split", "DataInfo", "Dataset", "BatchTransform"]
+
+# (inputs, train, generator) -> model-ready inputs. Runs on whole batches, on the batch's device.
+BatchTransform = Callable[[torch.Tensor, bool, torch.Generator | None], torch.Tensor]
+
+
+@dataclass
+class Split:
+    """One split held in memory: inputs (e.g. uint8 N×C×H×W images) and targets (int64 class ids)."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if len(self.inputs) != len(self.targets):
+            raise ValueError(f"inputs ({len(self.inputs)}) and targets ({len(self.targets)}) differ in length")
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+@dataclass
+class DataInfo:
+    """What a model builder and a task need to know about the data."""
+
+    input_shape: tuple[int, ...]            # one sample, e.g. (3, 32, 32)
+    num_classes: int | None = None          # None for regression
+    class_names: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _identity(x: torch.Tensor, train: bool, generator: torch.Generator | None) -> torch.Tensor:
+    return x
+
+
+@dataclass
+class Dataset:
+    """Train / validation / test splits and the batch transform that turns stored inputs into model inputs.
+
+    ``transform`` is applied by the engine to whole batches on the training device: for images it converts
+    uint8 to float, normalises, and (when ``train`` is true) augments with ``generator``.
+    """
+
+    name: str
+    train: Split
+    val: Split | None
+    test: Split
+    info: DataInfo
+    transform: BatchTransform = _identity
+    source: str = ""                         # where the files came from, for the run's summary

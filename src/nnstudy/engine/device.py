@@ -1,0 +1,56 @@
+"""Device choice, threads, seeds and mixed precision: the one place that knows about hardware."""
+from __future__ import annotations
+
+import contextlib
+import random
+
+import torch
+
+from ..errors import ConfigError
+
+__all__ = ["pick_device", "set_threads", "seed_everything", "autocast", "to_memory_format"]
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' = cuda > mps > cpu; otherwise the named device, checked to exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"train.device={name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name!r}: CUDA is not available on this machine (use auto or cpu)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"train.device={name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"train.device={name!r}: MPS is not available on this machine")
+    return dev
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's and torch's global generators (dropout, init). Data order uses its own generators."""
+    random.seed(seed)
+    torch.manual_seed(seed)   # also seeds every CUDA device
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CPU or CUDA when precision == 'bf16'; a no-op otherwise."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def to_memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    if channels_last and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x

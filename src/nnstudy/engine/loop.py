@@ -1,0 +1,311 @@
+"""The one training loop. Everything problem-specific is asked of the Task; everything hardware-specific of
+`device.py`; everything about files of `runs.py` and `checkpoint.py`.
+
+Reproducibility: the model is initialised from `train.seed`; the data order and augmentation of epoch e come from
+their own generators seeded from (seed, e); the global RNG (dropout) and the augmentation generator are saved in
+every checkpoint. So a killed run resumed from its checkpoint ends with the same numbers as an uninterrupted one
+(same machine, same threads).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from ..config import RunConfig
+from ..data.base import Dataset, Split
+from ..errors import NnstudyError
+from ..io import atomic_path
+from ..measure import environment, peak_memory_mb, reset_peak_memory
+from ..models import count_params
+from ..runs import RunDir, prepare_run_dir
+from ..tasks import Task
+from .build import build_data, build_parts
+from .checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
+from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format
+from .optim import build_optimizer, build_scheduler
+from .progress import TrainProgress
+
+__all__ = ["train", "evaluate", "RunResult", "TrainingDiverged"]
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(NnstudyError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+
+
+# ------------------------------------------------------------------------------------------------- batching
+
+def _epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
+    """An independent CPU generator per (seed, epoch, stream): 0 = data order, 1 = augmentation."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 7 + stream)
+
+
+def _train_steps(n: int, batch_size: int) -> int:
+    # A final batch of one sample would break BatchNorm in train mode; it is dropped (the next epoch's
+    # shuffle covers it).
+    steps = math.ceil(n / batch_size)
+    return steps - 1 if n % batch_size == 1 and steps > 1 else steps
+
+
+def _batches(split: Split, batch_size: int, order: torch.Tensor | None, device: torch.device,
+             start: int = 0, stop: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    n = len(split)
+    stop = math.ceil(n / batch_size) if stop is None else stop
+    for k in range(start, stop):
+        idx = slice(k * batch_size, (k + 1) * batch_size) if order is None else order[k * batch_size:
+                                                                                        (k + 1) * batch_size]
+        x, y = split.inputs[idx], split.targets[idx]
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch_size: int = 1000,
+             device: torch.device | None = None, precision: str = "fp32", channels_last: bool = False,
+             keep_predictions: bool = False) -> tuple[dict[str, float], torch.Tensor | None]:
+    """Metrics of `model` on `split` (eval mode, no augmentation); optionally the per-sample predictions."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    sums: dict[str, torch.Tensor] = {}
+    preds = []
+    try:
+        for x, y in _batches(split, batch_size, None, device):
+            x = to_memory_format(data.transform(x, False, None), channels_last)
+            with autocast(device, precision):
+                _, batch_sums, outputs = task.compute(model, x, y)
+            if keep_predictions:
+                preds.append(task.predictions(outputs).cpu())
+            for k, v in batch_sums.items():
+                sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
+    finally:
+        model.train(was_training)
+    metrics = task.finalize({k: float(v) for k, v in sums.items()})
+    return metrics, (torch.cat(preds) if keep_predictions else None)
+
+
+# ------------------------------------------------------------------------------------------------- training
+
+class _Trainer:
+    """State of one run in progress; `run()` trains, selects on validation, tests once, writes the summary."""
+
+    def __init__(self, cfg: RunConfig, resume: bool, progress: bool) -> None:
+        self.cfg = cfg
+        set_threads(cfg.train.threads)
+        self.device = pick_device(cfg.train.device)
+        seed_everything(cfg.train.seed)
+        parts = build_parts(cfg, build_data(cfg))
+        self.run_dir, self.resuming = prepare_run_dir(cfg, resume)
+        self.data, self.task = parts.data, parts.task
+        self.model = parts.model.to(self.device)
+        if cfg.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.steps_per_epoch = _train_steps(len(self.data.train), cfg.train.batch_size)
+        self.optimizer = build_optimizer(self.model, cfg.optim)
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, self.steps_per_epoch)
+        self.progress_enabled = progress
+        # progress of the run, all saved in checkpoints
+        self.epoch, self.step = 0, 0
+        self.sums: dict[str, float] = {}
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"epoch": None, "value": None}
+        self.timing = {"train_seconds": 0.0, "eval_seconds": 0.0}
+        self.attempts = 1
+        self.aug_gen = _epoch_generator(cfg.train.seed, 0, 1)
+
+    # -- checkpoints -------------------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "epoch": self.epoch, "step": self.step, "sums": dict(self.sums), "history": self.history,
+                "best": dict(self.best), "timing": dict(self.timing), "attempts": self.attempts,
+                "rng_torch": torch.get_rng_state(), "rng_aug": self.aug_gen.get_state(),
+                "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}
+
+    def _save(self) -> None:
+        save_checkpoint(self.run_dir.checkpoint_path, self._state())
+
+    def _restore(self) -> None:
+        state = load_checkpoint(self.run_dir.checkpoint_path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.sums, self.history, self.best = state["sums"], state["history"], state["best"]
+        self.timing, self.attempts = state["timing"], state["attempts"] + 1
+        torch.set_rng_state(state["rng_torch"])
+        self.aug_gen.set_state(state["rng_aug"])
+        if self.device.type == "cuda" and state["rng_cuda"]:
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        cfg = self.cfg
+        if self.resuming and self.run_dir.checkpoint_path.is_file():
+            self._restore()
+        else:
+            self.run_dir.path.mkdir(parents=True, exist_ok=True)
+            self.run_dir.write_config(cfg)
+        reset_peak_memory(self.device)
+        total = cfg.train.epochs * self.steps_per_epoch
+        title = f"{cfg.model.name} on {cfg.data.name}"
+        with TrainProgress(total, cfg.train.epochs, self.progress_enabled, title=title) as bar:
+            self.bar = bar
+            if self.resuming:
+                bar.log(f"resuming {self.run_dir.path} at epoch {self.epoch + 1}, step {self.step}")
+            while self.epoch < cfg.train.epochs:
+                self._train_epoch()
+                self._end_epoch()
+        return self._finish()
+
+    def _train_epoch(self) -> None:
+        cfg, device, model = self.cfg, self.device, self.model
+        if self.step == 0:
+            self.aug_gen = _epoch_generator(cfg.train.seed, self.epoch, 1)
+            self.sums = {}
+        order = torch.randperm(len(self.data.train), generator=_epoch_generator(cfg.train.seed, self.epoch, 0))
+        model.train()
+        sums = {k: torch.tensor(v, device=device) for k, v in self.sums.items()}
+        t0 = last_save = last_show = time.perf_counter()
+        seconds_before = self.timing["train_seconds"]
+        n_seen = 0
+        for x, y in _batches(self.data.train, cfg.train.batch_size, order, device, self.step,
+                             self.steps_per_epoch):
+            x = to_memory_format(self.data.transform(x, True, self.aug_gen), cfg.train.channels_last)
+            with autocast(device, cfg.train.precision):
+                loss, batch_sums, _ = self.task.compute(model, x, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            for k, v in batch_sums.items():
+                sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
+            self.step += 1
+            n_seen += len(y)
+            now = time.perf_counter()
+            if now - last_show > 0.25 or self.step == self.steps_per_epoch:
+                # .item() synchronises the device: only a few times per second
+                loss_value = float(loss)
+                if not math.isfinite(loss_value):
+                    raise TrainingDiverged(f"training loss is {loss_value} at epoch {self.epoch + 1}, "
+                                           f"step {self.step} (try a lower optim.lr)")
+                self.bar.advance_to(self.epoch * self.steps_per_epoch + self.step, self.epoch, loss_value,
+                                    n_seen / (now - t0))
+                last_show = now
+            if (cfg.train.checkpoint_every and now - last_save >= cfg.train.checkpoint_every
+                    and self.step < self.steps_per_epoch):
+                self.sums = {k: float(v) for k, v in sums.items()}
+                self.timing["train_seconds"] = seconds_before + (now - t0)
+                self._save()
+                last_save = time.perf_counter()
+        _sync(device)
+        self.timing["train_seconds"] = seconds_before + (time.perf_counter() - t0)
+        self.sums = {k: float(v) for k, v in sums.items()}
+
+    def _end_epoch(self) -> None:
+        cfg = self.cfg
+        train_metrics = self.task.finalize(self.sums)
+        row: dict[str, Any] = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+        row.update({f"train_{k}": v for k, v in train_metrics.items()})
+        if not math.isfinite(train_metrics.get("loss", 0.0)):
+            raise TrainingDiverged(f"training loss is {train_metrics['loss']} in epoch {self.epoch + 1} "
+                                   f"(try a lower optim.lr)")
+        if self.data.val is not None:
+            t0 = time.perf_counter()
+            val, _ = self._evaluate(self.data.val)
+            self.timing["eval_seconds"] += time.perf_counter() - t0
+            row.update({f"val_{k}": v for k, v in val.items()})
+            value = val[self.task.monitor]
+        else:
+            value = None
+        row["train_seconds"] = round(self.timing["train_seconds"], 3)
+        self.history.append(row)
+        if value is None or self.task.better(value, self.best["value"]):
+            self.best = {"epoch": self.epoch + 1, "value": value}
+            save_weights(self.model, self.run_dir.weights_path)
+        self.run_dir.write_metrics(self.history)
+        self.bar.log(_epoch_line(row, cfg.train.epochs))
+        self.epoch, self.step, self.sums = self.epoch + 1, 0, {}
+        self._save()
+
+    def _evaluate(self, split: Split, keep_predictions: bool = False):
+        return evaluate(self.model, split, self.task, self.data, batch_size=self.cfg.train.eval_batch_size,
+                        device=self.device, precision=self.cfg.train.precision,
+                        channels_last=self.cfg.train.channels_last, keep_predictions=keep_predictions)
+
+    def _finish(self) -> RunResult:
+        cfg = self.cfg
+        load_weights(self.model, self.run_dir.weights_path)   # the epoch selected on validation
+        t0 = time.perf_counter()
+        test, preds = self._evaluate(self.data.test, keep_predictions=True)
+        _sync(self.device)
+        test_seconds = time.perf_counter() - t0
+        self.timing["eval_seconds"] += test_seconds
+        with atomic_path(self.run_dir.predictions_path) as tmp:
+            save_file({"pred": preds.contiguous(), "target": self.data.test.targets.contiguous()}, str(tmp))
+        selected = self.history[self.best["epoch"] - 1]
+        metrics = {k: v for k, v in selected.items() if k.startswith(("train_", "val_")) and k != "train_seconds"}
+        metrics.update({f"test_{k}": v for k, v in test.items()})
+        train_samples = len(self.data.train) * cfg.train.epochs
+        summary = {
+            "status": "finished",
+            "name": cfg.name, "model": cfg.model.name, "dataset": cfg.data.name, "task": cfg.task.name,
+            "seed": cfg.train.seed,
+            "selected_epoch": self.best["epoch"],
+            "selected_by": f"val_{self.task.monitor}" if self.data.val is not None else "last epoch",
+            "metrics": metrics,
+            "params": count_params(self.model),
+            "time": {"train_seconds": round(self.timing["train_seconds"], 3),
+                     "eval_seconds": round(self.timing["eval_seconds"], 3),
+                     "test_seconds": round(test_seconds, 3),
+                     "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)},
+            "memory": peak_memory_mb(self.device),
+            "data": {"train": len(self.data.train), "val": len(self.data.val) if self.data.val else 0,
+                     "test": len(self.data.test), "source": self.data.source},
+            "attempts": self.attempts,
+            "environment": environment(self.device),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        self.run_dir.write_summary(summary)
+        self.bar.log(f"test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items())
+                     + f" (epoch {self.best['epoch']} selected by {summary['selected_by']}) → {self.run_dir.path}")
+        return RunResult(self.run_dir.path, summary)
+
+
+def _epoch_line(row: dict[str, Any], epochs: int) -> str:
+    shown = [f"{k} {v:.4f}" for k, v in row.items() if k.startswith(("train_", "val_")) and k != "train_seconds"]
+    return f"epoch {row['epoch']}/{epochs}  " + "  ".join(shown) + f"  lr {row['lr']:.3g}"
+
+
+def train(cfg: RunConfig, *, resume: bool = False, progress: bool = True) -> RunResult:
+    """Train one run described by `cfg`; write its run directory; return where it is and its summary.
+
+    With resume=True an unfinished run of the same name and config continues from its checkpoint.
+    """
+    trainer = _Trainer(cfg, resume, progress)
+    try:
+        return trainer.run()
+    except TrainingDiverged as e:
+        trainer.run_dir.write_summary({"status": "failed", "name": cfg.name, "error": str(e),
+                                       "attempts": trainer.attempts, "history": trainer.history})
+        raise

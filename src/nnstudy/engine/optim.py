@@ -1,0 +1,72 @@
+"""Optimisers (SGD with momentum/nesterov, Adam, AdamW) and per-step learning-rate schedules."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..config import OptimConfig
+from ..errors import ConfigError
+
+__all__ = ["build_optimizer", "build_scheduler", "LRSchedule"]
+
+
+def build_optimizer(params: list[nn.Parameter] | nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
+    if isinstance(params, nn.Module):
+        params = [p for p in params.parameters() if p.requires_grad]
+    if cfg.name == "sgd":
+        if cfg.nesterov and cfg.momentum == 0:
+            raise ConfigError("optim.nesterov=true needs optim.momentum > 0")
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay)
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    raise ConfigError(f"optim.name={cfg.name!r}: expected one of sgd, adam, adamw")
+
+
+class LRSchedule:
+    """Multiplier of the base lr as a function of the optimiser step (0-based), for LambdaLR.
+
+    - warm-up: linear from 1/warmup_steps to 1 over `warmup_steps` (all schedules);
+    - "none": constant; "step": × gamma every `step_size` epochs;
+    - "cosine": cosine from 1 down to `min_ratio` over the steps after warm-up;
+    - "onecycle": like PyTorch's OneCycleLR — warm-up from 1/25 of the lr (30% of training unless warmup_epochs
+      is set), then cosine down to `min_ratio` (default 1/25 × 1e-4 of the lr).
+
+    A plain object (not a lambda) so LambdaLR can save and restore it in a checkpoint.
+    """
+
+    def __init__(self, kind: str, total_steps: int, steps_per_epoch: int, warmup_epochs: float = 0.0,
+                 step_size: float = 30.0, gamma: float = 0.1, min_ratio: float = 0.0) -> None:
+        self.kind = kind
+        self.total = max(int(total_steps), 1)
+        self.per_epoch = max(int(steps_per_epoch), 1)
+        if kind == "onecycle" and warmup_epochs == 0:
+            warmup_epochs = 0.3 * self.total / self.per_epoch
+        self.warmup = min(int(round(warmup_epochs * self.per_epoch)), self.total - 1)
+        self.step_size = step_size
+        self.gamma = gamma
+        self.start = 1 / 25 if kind == "onecycle" else 0.0
+        self.min_ratio = min_ratio if (min_ratio or kind != "onecycle") else 1 / 25 * 1e-4
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            frac = (step + 1) / self.warmup
+            return self.start + (1 - self.start) * frac
+        if self.kind == "none":
+            return 1.0
+        if self.kind == "step":
+            return self.gamma ** math.floor(step / self.per_epoch / self.step_size)
+        t = (step - self.warmup) / max(self.total - self.warmup, 1)
+        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, epochs: int,
+                    steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """A scheduler stepped once per optimiser step."""
+    schedule = LRSchedule(cfg.schedule, epochs * steps_per_epoch, steps_per_epoch, cfg.warmup_epochs,
+                          cfg.step_size, cfg.gamma, cfg.min_lr_ratio)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)

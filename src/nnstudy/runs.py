@@ -1,0 +1,119 @@
+"""Run directories: the only thing studies and reports read.
+
+    runs/<name>/
+      config.yaml            resolved config (every builder default filled in)
+      metrics.csv            one row per epoch (train and validation metrics, lr, seconds)
+      summary.json           written last: status, selected epoch, test metrics, params, timings, environment
+      model.safetensors      the weights of the epoch selected on validation (used for the test metrics)
+      checkpoint.pt          last training state for --resume (weights_only=True loadable)
+      predictions.safetensors  test-set predictions and targets
+
+Every file is written atomically. A finished run (summary.json with status "finished") is never overwritten.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import RunConfig, config_to_dict, dump_yaml, load_config
+from .errors import RunDirError
+from .io import write_json, write_text
+
+__all__ = ["RunDir", "prepare_run_dir", "default_run_name"]
+
+
+class RunDir:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / "config.yaml")
+    metrics_path = property(lambda self: self.path / "metrics.csv")
+    summary_path = property(lambda self: self.path / "summary.json")
+    weights_path = property(lambda self: self.path / "model.safetensors")
+    checkpoint_path = property(lambda self: self.path / "checkpoint.pt")
+    predictions_path = property(lambda self: self.path / "predictions.safetensors")
+
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def summary(self) -> dict[str, Any] | None:
+        if not self.summary_path.is_file():
+            return None
+        try:
+            return json.loads(self.summary_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise RunDirError(f"{self.summary_path}: not valid JSON ({e})") from None
+
+    def is_finished(self) -> bool:
+        s = self.summary()
+        return bool(s) and s.get("status") == "finished"
+
+    def read_config(self) -> RunConfig:
+        if not self.config_path.is_file():
+            raise RunDirError(f"{self.path}: not a run directory (no config.yaml)")
+        return load_config(self.config_path)
+
+    def write_config(self, cfg: RunConfig) -> None:
+        write_text(self.config_path, dump_yaml(cfg))
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        columns: list[str] = []
+        for row in rows:
+            columns += [k for k in row if k not in columns]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(self.metrics_path, buf.getvalue())
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_json(self.summary_path, summary)
+
+
+def default_run_name(cfg: RunConfig) -> str:
+    return f"{cfg.model.name}-{cfg.data.name}-s{cfg.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[RunDir, bool]:
+    """The run directory for `cfg` and whether it continues an earlier attempt (resume).
+
+    A finished run is never overwritten; an unfinished one is continued only with resume=True, and only with
+    the same config.
+    """
+    name = cfg.name or default_run_name(cfg)
+    if cfg.name is None:
+        cfg.name = name
+    run = RunDir(Path(cfg.out_dir) / name)
+    if not run.exists():
+        if run.path.exists() and any(run.path.iterdir()):
+            raise RunDirError(f"{run.path}: exists and is not a run directory; choose another name=")
+        return run, False
+    if run.is_finished():
+        raise RunDirError(f"{run.path}: is a finished run and is never overwritten; choose another name=")
+    if not resume:
+        raise RunDirError(f"{run.path}: an unfinished run is there; pass --resume to continue it, "
+                          f"or choose another name=")
+    saved = config_to_dict(run.read_config())
+    diff = _first_difference(saved, config_to_dict(cfg))
+    if diff:
+        raise RunDirError(f"{run.path}: cannot resume with a different config ({diff})")
+    return run, True
+
+
+def _first_difference(a: Any, b: Any, prefix: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            d = _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
+            if d:
+                return d
+        return None
+    if a != b:
+        return f"{prefix.rstrip('.')}: {yaml.safe_dump(a).strip().removesuffix('...').strip()} in the run, " \
+               f"{yaml.safe_dump(b).strip().removesuffix('...').strip()} now"
+    return None

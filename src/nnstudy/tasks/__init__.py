@@ -1,0 +1,19 @@
+"""Tasks by name: what a batch means, the loss, the metrics."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..registry import Registry
+from .base import Task
+
+__all__ = ["TASKS", "Task", "register_task", "build_task"]
+
+TASKS: Registry[type[Task]] = Registry("task")
+register_task = TASKS.register
+
+
+def build_task(name: str, **kwargs: Any) -> Task:
+    return TASKS.get(name).builder(**kwargs)
+
+
+from . import classification  # noqa: E402,F401  (registers)

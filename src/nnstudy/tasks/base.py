@@ -1,0 +1,46 @@
+"""What differs between problems lives in a Task: how a batch becomes a loss, and sums become metrics.
+
+The engine never looks inside a batch: it hands (model, inputs, targets) to the task, back-propagates the loss it
+returns, and adds up the per-batch *sums* the task reports (e.g. loss × n, number correct, n). Sums, not means,
+so that epochs, evaluation passes and resumed half-epochs combine exactly.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Literal, NamedTuple
+
+import torch
+from torch import nn
+
+__all__ = ["Task", "StepResult"]
+
+
+class StepResult(NamedTuple):
+    loss: torch.Tensor                 # mean loss of the batch, to back-propagate
+    sums: dict[str, torch.Tensor]      # detached per-batch sums, including "n"
+    outputs: torch.Tensor              # raw model outputs (e.g. logits), for predictions
+
+
+class Task(ABC):
+    """Loss and metrics for one kind of problem."""
+
+    name: str = "task"
+    monitor: str = "loss"                 # validation metric that selects the epoch used on test
+    mode: Literal["min", "max"] = "min"   # whether a larger or smaller `monitor` is better
+
+    @abstractmethod
+    def compute(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> StepResult:
+        """Forward pass: mean loss, detached per-batch sums, raw outputs."""
+
+    @abstractmethod
+    def finalize(self, sums: dict[str, float]) -> dict[str, float]:
+        """Turn summed counts into metrics (e.g. {'loss': ..., 'acc': ...})."""
+
+    def predictions(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Per-sample predictions kept in the run directory (for confusion matrices, forecast plots...)."""
+        return outputs.detach()
+
+    def better(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        return value > best if self.mode == "max" else value < best

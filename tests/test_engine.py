@@ -1,0 +1,92 @@
+"""The training engine end to end on a tiny dataset: run directory, determinism, selection, resume, eval."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nnstudy.config import load_config
+from nnstudy.engine import evaluate_run, train
+from nnstudy.engine.loop import TrainingDiverged
+from nnstudy.errors import RunDirError
+from nnstudy.models import count_params
+
+
+def _train(overrides, *extra, resume=False):
+    return train(load_config("tutorial_cnn", [*overrides, *extra]), resume=resume, progress=False)
+
+
+def test_run_directory_contents(toy_overrides):
+    result = _train(toy_overrides, "name=r1")
+    files = {p.name for p in result.run_dir.iterdir()}
+    assert {"config.yaml", "metrics.csv", "summary.json", "model.safetensors", "checkpoint.pt",
+            "predictions.safetensors"} <= files
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    m = summary["metrics"]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"} <= set(m)
+    assert m["test_acc"] > 0.5          # 4 classes: chance is 0.25; the toy task is easy
+    assert summary["params"] == count_params(load_config("tutorial_cnn").model and
+                                             __import__("nnstudy.models", fromlist=["x"]).build_model(
+                                                 "tutorial_cnn", input_shape=(3, 16, 16), num_classes=4))
+    assert summary["time"]["train_seconds"] > 0 and summary["time"]["eval_seconds"] > 0
+    assert summary["memory"]["peak_rss_mb"] > 0
+    assert summary["environment"]["torch"] == torch.__version__
+    lines = (result.run_dir / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,lr,train_loss,train_acc,val_loss,val_acc") and len(lines) == 3
+    config = (result.run_dir / "config.yaml").read_text()
+    assert "num_classes: 4" in config and "conv_layers: 2" in config   # resolved: builder defaults filled in
+    preds = load_file(str(result.run_dir / "predictions.safetensors"))
+    assert preds["pred"].shape == preds["target"].shape == (64,)
+    assert (preds["pred"] == preds["target"]).float().mean().item() == pytest.approx(m["test_acc"])
+
+
+def test_selected_epoch_is_best_on_validation(toy_overrides):
+    summary = _train(toy_overrides, "name=sel", "train.epochs=4", "optim.lr=0.5").summary
+    rows = [line.split(",") for line in
+            (summary and (__import__("pathlib").Path(toy_overrides[-1].split("=", 1)[1]) / "sel" /
+                          "metrics.csv").read_text().splitlines())]
+    header, rows = rows[0], rows[1:]
+    val = [float(r[header.index("val_acc")]) for r in rows]
+    assert summary["selected_epoch"] == val.index(max(val)) + 1
+    assert summary["metrics"]["val_acc"] == max(val)
+
+
+def test_same_seed_same_numbers_other_seed_differs(toy_overrides):
+    a = _train(toy_overrides, "name=a").summary["metrics"]
+    b = _train(toy_overrides, "name=b").summary["metrics"]
+    c = _train(toy_overrides, "name=c", "train.seed=1").summary["metrics"]
+    assert a == b
+    assert a != c
+
+
+def test_finished_run_is_never_overwritten(toy_overrides):
+    _train(toy_overrides, "name=done", "train.epochs=1")
+    with pytest.raises(RunDirError, match="finished run and is never overwritten"):
+        _train(toy_overrides, "name=done", "train.epochs=1")
+    with pytest.raises(RunDirError, match="finished run"):
+        _train(toy_overrides, "name=done", "train.epochs=1", resume=True)
+
+
+def test_eval_run_equals_summary(toy_overrides):
+    result = _train(toy_overrides, "name=ev")
+    again = evaluate_run(result.run_dir)
+    assert again["metrics"] == again["recorded"]
+    assert again["metrics"]["test_acc"] == result.summary["metrics"]["test_acc"]
+
+
+def test_diverging_run_is_recorded_as_failed(toy_overrides):
+    with pytest.raises(TrainingDiverged, match="lower optim.lr"):
+        _train(toy_overrides, "name=nan", "optim.lr=1e12", "optim.momentum=0.99")
+    summary = json.loads((__import__("pathlib").Path(toy_overrides[-1].split("=", 1)[1]) / "nan" /
+                          "summary.json").read_text())
+    assert summary["status"] == "failed" and "loss is" in summary["error"]
+
+
+def test_bf16_and_channels_last_run(toy_overrides):
+    summary = _train(toy_overrides, "name=bf", "train.epochs=1", "train.precision=bf16",
+                     "train.channels_last=true").summary
+    assert summary["status"] == "finished"
+    assert 0.0 <= summary["metrics"]["test_acc"] <= 1.0
