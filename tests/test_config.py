@@ -32,7 +32,7 @@ def test_yaml_file_roundtrip(tmp_path):
     (["optim.lrr=0.1"], "unknown key 'optim.lrr'; did you mean 'optim.lr'?"),
     (["trian.epochs=2"], "unknown key 'trian'"),
     (["optim.lr=fast"], "optim.lr='fast': expected a number"),
-    (["optim.lr=-1"], "optim.lr=-1: expected greater than 0"),
+    (["optim.lr=-1"], "optim.lr=-1: expected a value > 0"),
     (["optim.name=sgdd"], "optim.name='sgdd': expected one of 'sgd', 'adam' or 'adamw'"),
     (["train.epochs=2.5"], "train.epochs=2.5: expected an integer"),
     (["model.widht=2"], "unknown key 'model.widht' for model 'tutorial_cnn'; did you mean 'model.width'?"),

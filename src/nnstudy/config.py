@@ -91,7 +91,8 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
     """A validated RunConfig from a YAML file, a registered model name or a dict, plus dotted overrides."""
     raw = _read_source(source)
     apply_overrides(raw, overrides)
-    cfg = _validate(raw, origin=str(source) if isinstance(source, (str, Path)) else "config")
+    is_file = isinstance(source, Path) or (isinstance(source, str) and Path(source).is_file())
+    cfg = _validate(raw, origin=str(source) if is_file else "config")
     if check_builders:
         from .data import DATASETS
         from .models import MODELS
@@ -177,8 +178,9 @@ def _expected(err: dict) -> str:
     ctx = err.get("ctx") or {}
     if kind == "literal_error":
         return f"one of {ctx.get('expected')}"
+    bounds = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
     if kind.startswith(("greater", "less")):
-        return err["msg"].lower()
+        return "a value " + " and ".join(f"{sym} {ctx[k]}" for k, sym in bounds.items() if k in ctx)
     names = {"float_parsing": "a number", "float_type": "a number", "int_parsing": "an integer",
              "int_type": "an integer", "int_from_float": "an integer", "bool_parsing": "true or false",
              "bool_type": "true or false", "string_type": "a string", "dict_type": "a mapping",

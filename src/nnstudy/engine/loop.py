@@ -205,7 +205,7 @@ class _Trainer:
             now = time.perf_counter()
             if now - last_show > 0.25 or self.step == self.steps_per_epoch:
                 # .item() synchronises the device: only a few times per second
-                loss_value = float(loss)
+                loss_value = float(loss.detach())
                 if not math.isfinite(loss_value):
                     raise TrainingDiverged(f"training loss is {loss_value} at epoch {self.epoch + 1}, "
                                            f"step {self.step} (try a lower optim.lr)")

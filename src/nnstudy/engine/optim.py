@@ -54,7 +54,8 @@ class LRSchedule:
 
     def __call__(self, step: int) -> float:
         if step < self.warmup:
-            frac = (step + 1) / self.warmup
+            # onecycle starts exactly at lr/25; a plain warm-up skips the useless lr = 0 step
+            frac = step / self.warmup if self.start else (step + 1) / self.warmup
             return self.start + (1 - self.start) * frac
         if self.kind == "none":
             return 1.0

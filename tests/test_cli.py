@@ -1,0 +1,84 @@
+"""The command line: listings, and one-line errors with exit code != 0 (never a traceback) for bad input."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from nnstudy.cli import main
+from nnstudy.models import build_model
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "nnstudy.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_models_lists_zoo_with_param_counts(capsys):
+    assert main(["models", "resnet*"]) == 0
+    text = capsys.readouterr().out
+    assert "11,173,962" in text and "21,282,122" in text and "23,520,842" in text and "mlp2" not in text
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "62,006" in text and "369,970" in text and "1,746,558" in text
+
+
+def _one_line_error(result, *needles):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_unknown_model(tmp_path):
+    _one_line_error(run_cli("train", "resnet19", f"out_dir={tmp_path}"), "unknown model 'resnet19'", "resnet18")
+
+
+def test_bad_override(tmp_path):
+    _one_line_error(run_cli("train", "tutorial_cnn", "optim.lrr=0.1", f"out_dir={tmp_path}"),
+                    "optim.lrr", "did you mean 'optim.lr'")
+    _one_line_error(run_cli("train", "tutorial_cnn", "model.act=swishh", "data.name=cifar10-sample",
+                            f"out_dir={tmp_path}"), "swishh")
+
+
+def test_missing_dataset(tmp_path):
+    env = {**__import__("os").environ, "NNSTUDY_DATA": str(tmp_path / "empty")}
+    _one_line_error(run_cli("train", "tutorial_cnn", f"out_dir={tmp_path}", env=env), "cifar10",
+                    "nnstudy data")
+
+
+def test_weights_for_another_architecture(tmp_path):
+    weights = tmp_path / "mlp.pt"
+    torch.save(build_model("mlp2").state_dict(), weights)
+    _one_line_error(run_cli("eval", "--model", "tutorial_cnn", "--weights", str(weights),
+                            "data.name=cifar10-sample"), "does not fit", "missing", "unexpected")
+
+
+def test_corrupt_and_malicious_weights(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    _one_line_error(run_cli("eval", "--model", "mlp2", "--weights", str(bad), "data.name=cifar10-sample"),
+                    "bad.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    evil = tmp_path / "evil.pt"
+    torch.save({"w": Evil()}, evil)
+    result = run_cli("eval", "--model", "mlp2", "--weights", str(evil), "data.name=cifar10-sample")
+    _one_line_error(result, "evil.pt", "weights_only")
+    assert "pwned" not in result.stdout
+
+
+def test_eval_needs_run_dir_or_weights():
+    _one_line_error(run_cli("eval"), "RUN_DIR")
+    _one_line_error(run_cli("eval", "not-a-run-dir"), "not a run directory")
+
+
+def test_help_for_every_command():
+    for cmd in ("quickstart", "models", "train", "eval", "data"):
+        assert run_cli(cmd, "--help").returncode == 0
