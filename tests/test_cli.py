@@ -82,3 +82,14 @@ def test_eval_needs_run_dir_or_weights():
 def test_help_for_every_command():
     for cmd in ("quickstart", "models", "train", "eval", "data"):
         assert run_cli(cmd, "--help").returncode == 0
+
+
+def test_quickstart_smoke(tmp_path):
+    """The README's main job, shortened to one epoch per model."""
+    result = run_cli("quickstart", "--epochs", "1", "--quiet", "--out-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "quickstart results" in result.stdout
+    runs = sorted(p.name for p in next(tmp_path.iterdir()).iterdir())
+    assert runs == ["d2l_resnet", "mlp3", "tutorial_cnn"]
+    for name in runs:
+        assert (next(tmp_path.iterdir()) / name / "summary.json").is_file()

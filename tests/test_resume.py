@@ -14,7 +14,7 @@ from nnstudy.engine import train
 from nnstudy.errors import RunDirError
 
 # The bundled sample, so the child process needs no test-only dataset; small enough for a few seconds.
-ARGS = ["data.name=cifar10-sample", "data.subset=400", "data.val_fraction=0.1", "train.epochs=3",
+ARGS = ["data.name=cifar10-sample", "data.subset=600", "data.val_fraction=0.1", "train.epochs=4",
         "train.batch_size=8", "train.threads=1", "optim.lr=0.01", "model.act=tanh"]
 
 
@@ -34,7 +34,7 @@ def test_kill_mid_epoch_and_resume_gives_same_numbers(tmp_path):
     deadline = time.time() + 120
     while not metrics.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(0.5)                      # well into epoch 2
+    time.sleep(0.1)                      # into epoch 2 (about 1 s per epoch here)
     assert proc.poll() is None, proc.stderr.read().decode()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
