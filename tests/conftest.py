@@ -1,6 +1,9 @@
 """Shared fixtures: a tiny learnable image dataset registered as 'toy-images' (Lightning's BoringModel idea)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,33 @@ def toy_overrides(tmp_path):
     """Overrides for a ~1 s run of the tutorial CNN on toy-images, written under tmp_path."""
     return ["data.name=toy-images", "train.epochs=2", "train.batch_size=16", "train.threads=1",
             "optim.lr=0.05", f"out_dir={tmp_path / 'runs'}"]
+
+
+@pytest.fixture(scope="session")
+def full_cifar10(tmp_path_factory) -> Path:
+    """A data root holding the full CIFAR-10: $NNSTUDY_DATA if it has a verified copy, else one rebuilt from
+    ../shared/data/cifar10 (~30 s) and imported with `nnstudy.data.add`. For tests marked slow."""
+    from nnstudy.data import store
+    from nnstudy.errors import DataError
+    if os.environ.get("NNSTUDY_DATA"):
+        try:
+            store.verify("cifar10")
+            return Path(os.environ["NNSTUDY_DATA"])
+        except DataError:
+            pass
+    script = SHARED_DATA / "cifar10" / "build_cifar10_python.py"
+    if not script.is_file():
+        pytest.skip(f"no shared CIFAR-10 at {script.parent} (../shared beside the repository)")
+    build = tmp_path_factory.mktemp("cifar10-build")
+    subprocess.run([sys.executable, str(script), str(build)], check=True, capture_output=True)
+    root = tmp_path_factory.mktemp("data-root")
+    old = os.environ.get("NNSTUDY_DATA")
+    os.environ["NNSTUDY_DATA"] = str(root)
+    try:
+        store.add("cifar10", build / "cifar-10-python.tar.gz")
+    finally:
+        if old is None:
+            del os.environ["NNSTUDY_DATA"]
+        else:
+            os.environ["NNSTUDY_DATA"] = old
+    return root

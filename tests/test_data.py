@@ -22,6 +22,7 @@ import torch
 
 from nnstudy.data import DATASETS, build_dataset, store
 from nnstudy.data import cifar10 as c10
+from nnstudy.data import splits
 from nnstudy.data.base import Dataset
 from nnstudy.data.transforms import NORMALIZE, ImageTransform, normalization
 from nnstudy.errors import ConfigError, DataError, RegistryError
@@ -235,7 +236,7 @@ def test_stratified_split_sizes_and_determinism():
 def test_stratified_take_partitions_and_keeps_proportions():
     labels = torch.tensor([0] * 7 + [1] * 3 + [2] * 10)
     g = torch.Generator().manual_seed(0)
-    taken, rest = c10.stratified_take(labels, 5, g)
+    taken, rest = splits.stratified_take(labels, 5, g)
     assert len(taken) == 5 and len(rest) == 15
     assert sorted(torch.cat([taken, rest]).tolist()) == list(range(20))
     # quotas 1.75, 0.75, 2.5 -> floors 1, 0, 2 and the largest remainders (0.75 twice: classes 0 and 1) get +1
@@ -552,14 +553,8 @@ def test_fetch_http_and_network_errors(served):
 # -------------------------------------------------------------------------------------- the real dataset
 
 @pytest.mark.slow
-def test_add_real_cifar10(tmp_path, monkeypatch):
-    script = SHARED / "data" / "cifar10" / "build_cifar10_python.py"
-    if not script.is_file():
-        pytest.skip(f"no shared CIFAR-10 at {script.parent} (../shared/data beside the repository)")
-    subprocess.run([sys.executable, str(script), str(tmp_path / "build")], check=True, capture_output=True)
-    monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "root"))
-    store.add("cifar10", tmp_path / "build" / c10.ARCHIVE)
-    shutil.rmtree(tmp_path / "build")
+def test_add_real_cifar10(full_cifar10, monkeypatch):
+    monkeypatch.setenv("NNSTUDY_DATA", str(full_cifar10))
     lines = store.verify("cifar10")
     assert len(lines) == 8 and all("ok" in line for line in lines[1:])
     arrays = c10.read_cifar10(store.dataset_dir("cifar10"), check=True)
