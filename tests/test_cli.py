@@ -93,3 +93,11 @@ def test_quickstart_smoke(tmp_path):
     assert runs == ["d2l_resnet", "mlp3", "tutorial_cnn"]
     for name in runs:
         assert (next(tmp_path.iterdir()) / name / "summary.json").is_file()
+
+
+def test_public_api_is_importable():
+    import nnstudy
+    for name in nnstudy.__all__:
+        assert getattr(nnstudy, name) is not None
+    with pytest.raises(AttributeError):
+        nnstudy.no_such_thing
