@@ -83,6 +83,11 @@ def test_builder_contract(name):
     ("resnet18", {}, 11_173_962),
     ("resnet34", {}, 21_282_122),
     ("resnet50", {}, 23_520_842),
+    ("cnn1d", {}, 85_273),                                   # SPEC F seizure CNN
+    ("rnn_classifier", {}, 997),                             # SPEC F seizure GRU
+    ("rnn_classifier", {"cell": "lstm"}, 4 * (16 + 256 + 32) + 85),
+    ("rnn_classifier", {"cell": "rnn", "layers": 2, "bidirectional": True},
+     2 * (16 + 256 + 32) + 2 * (16 * 32 + 256 + 32) + 32 * 5 + 5),
 ])
 def test_param_counts(name, kwargs, expected):
     assert count_params(build_model(name, **kwargs)) == expected
@@ -234,3 +239,16 @@ def test_duplicate_registration_raises():
 def test_unknown_model_suggests_closest():
     with pytest.raises(RegistryError, match="resnet18"):
         build_model("resnet19")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_rnn_classifier_sequences_of_features(cell):
+    model = build_model("rnn_classifier", cell=cell, layers=2, dropout=0.1, input_shape=(48, 7), num_classes=2)
+    assert model(torch.randn(3, 48, 7)).shape == (3, 2)
+    with pytest.raises(ValueError, match="unknown cell"):
+        build_model("rnn_classifier", cell="transformer")
+
+
+def test_cnn1d_too_short_signal():
+    with pytest.raises(ValueError, match="too short"):
+        build_model("cnn1d", input_shape=(12,))

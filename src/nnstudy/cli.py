@@ -32,14 +32,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     entries = list_models(args.pattern)
     if not entries:
         raise NnstudyError(f"no model matches {args.pattern!r}; run `nnstudy models` for the list")
-    table = Table(title="nnstudy models (params at default arguments, 10 classes, 3×32×32 input)")
+    table = Table(title="nnstudy models (trainable params at default arguments)")
     table.add_column("name", style="bold")
+    table.add_column("input", justify="right")
+    table.add_column("classes", justify="right")
     table.add_column("params", justify="right")
     table.add_column("description")
     for entry in entries:
         with torch.device("meta"):   # shapes only: counting parameters allocates no memory
             params = count_params(entry.builder())
-        table.add_row(entry.name, f"{params:,}", entry.description)
+        defaults = {n: p.default for n, p in entry.signature.parameters.items()}
+        shape = "×".join(str(d) for d in defaults.get("input_shape") or ()) or "-"
+        table.add_row(entry.name, shape, str(defaults.get("num_classes", "-")), f"{params:,}", entry.description)
     out.print(table)
     return 0
 
