@@ -101,3 +101,24 @@ def test_public_api_is_importable():
         assert getattr(nnstudy, name) is not None
     with pytest.raises(AttributeError):
         nnstudy.no_such_thing
+
+
+def test_summary_table_and_json(capsys):
+    import json
+    assert main(["summary", "resnet50", "--input", "3x32x32"]) == 0
+    text = capsys.readouterr().out
+    assert "23,520,842" in text and "325,799,936" in text and "layer1.0.downsample.0" in text
+    assert "input 3×32×32" in text and "MACs: multiply-accumulates" in text
+    assert main(["summary", "mlp", "hidden=[16]", "act=sigmoid", "num_classes=5", "--input", "178",
+                 "--convention", "detailed"]) == 0
+    assert "5,904" in capsys.readouterr().out
+    assert main(["summary", "cnn1d", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["totals"]["params"] == 85_273 and data["totals"]["flops"] == 2 * data["totals"]["macs"]
+    assert {"name", "type", "output_shape", "params", "macs", "flops", "detailed"} <= set(data["rows"][0])
+
+
+def test_summary_bad_input():
+    _one_line_error(run_cli("summary", "resnet18", "--input", "3xbig"), "--input", "3x32x32")
+    _one_line_error(run_cli("summary", "resnet18", "--input", "7"), "cannot run on input 7")
+    _one_line_error(run_cli("summary", "tutorial_cnn", "widht=2"), "did you mean 'model.width'")

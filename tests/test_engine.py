@@ -31,6 +31,9 @@ def test_run_directory_contents(toy_overrides):
     assert summary["params"] == count_params(load_config("tutorial_cnn").model and
                                              __import__("nnstudy.models", fromlist=["x"]).build_model(
                                                  "tutorial_cnn", input_shape=(3, 16, 16), num_classes=4))
+    compute = summary["compute"]
+    assert compute["params"] == summary["params"] and compute["flops"] == 2 * compute["macs"] > 0
+    assert compute["detailed"] > compute["flops"]
     assert summary["time"]["train_seconds"] > 0 and summary["time"]["eval_seconds"] > 0
     assert summary["memory"]["peak_rss_mb"] > 0
     assert summary["environment"]["torch"] == torch.__version__

@@ -5,7 +5,9 @@ User mistakes (NnstudyError) become one line on stderr and exit code 2, never a 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,8 +21,22 @@ from .errors import NnstudyError
 
 __all__ = ["main"]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+@functools.lru_cache(maxsize=None)
+def _console(stderr: bool = False) -> Console:
+    """Created on first use (no terminal queries at import). Piped output gets 160 columns, not rich's 80, so
+    wide tables keep their numbers whole."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=160)
+    return console
+
+
+def out() -> Console:
+    return _console(False)
+
+
+def err() -> Console:
+    return _console(True)
 
 
 # ----------------------------------------------------------------------------------------------------- models
@@ -44,8 +60,74 @@ def cmd_models(args: argparse.Namespace) -> int:
         defaults = {n: p.default for n, p in entry.signature.parameters.items()}
         shape = "×".join(str(d) for d in defaults.get("input_shape") or ()) or "-"
         table.add_row(entry.name, shape, str(defaults.get("num_classes", "-")), f"{params:,}", entry.description)
-    out.print(table)
+    out().print(table)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------------- summary
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(p) for p in text.lower().replace(",", "x").split("x") if p.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(d < 1 for d in shape):
+        raise NnstudyError(f"--input {text!r}: expected positive sizes joined by x, e.g. 3x32x32 or 178")
+    return shape
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .engine.build import build_model_from_config
+    from .measure import summarize
+    overrides = [o if o.startswith("model.") or "." in o.split("=", 1)[0] else f"model.{o}" for o in args.overrides]
+    cfg = load_config(args.model, overrides)
+    if args.input:
+        cfg.model.input_shape = _parse_shape(args.input)
+    model = build_model_from_config(cfg)
+    shape = tuple(getattr(cfg.model, "input_shape", None) or ())
+    if not shape:
+        raise NnstudyError(f"model {cfg.model.name!r}: give the input size with --input, e.g. --input 3x32x32")
+    try:
+        summary = summarize(model, shape)
+    except RuntimeError as e:   # the model cannot run on that input shape
+        raise NnstudyError(f"model {cfg.model.name!r} cannot run on input {'x'.join(map(str, shape))}: "
+                           f"{str(e).strip().splitlines()[0]}") from None
+    if args.json:
+        out().print_json(json.dumps(summary.to_dict()))
+        return 0
+    out().print(_summary_table(summary, cfg.model.name, shape, args.convention))
+    return 0
+
+
+def _summary_table(summary: Any, name: str, shape: tuple[int, ...], convention: str) -> Table:
+    """Rows of `summary` with MACs and, unless convention is "macs", FLOPs of that convention."""
+    from .measure import CONVENTION_TEXT
+    counts = {"macs": ["macs"], "flops": ["macs", "flops"], "detailed": ["macs", "detailed"]}[convention]
+    label = {"macs": "MACs", "flops": "FLOPs", "detailed": "FLOPs (detailed)"}
+    title = "\n".join([f"{name} — input {'×'.join(map(str, shape))}, per sample, forward pass"]
+                      + [f"{label[c]}: {CONVENTION_TEXT[c]}" for c in counts])
+    table = Table(title=title, title_justify="left")
+    for col, justify in (("layer", "left"), ("type", "left"), ("output", "right"), ("k / s / p", "right"),
+                         ("params", "right"), *((label[c], "right") for c in counts)):
+        table.add_column(col, justify=justify)
+    for row in summary.rows:
+        ksp = "" if row.kernel is None else f"{_fmt_tuple(row.kernel)} / {_fmt_tuple(row.stride)} / " \
+                                             f"{_fmt_tuple(row.padding)}"
+        values = [getattr(row, c) for c in counts]
+        table.add_row("  " * row.depth + row.name, row.type, "×".join(map(str, row.output_shape or ())), ksp,
+                      f"{row.params:,}" if row.params else "", *(f"{v:,}" if v else "" for v in values),
+                      style="dim" if row.container else None)
+    table.add_section()
+    table.add_row("total (dim rows sum the rows below them)", "", "", "", f"{summary.total_params:,}",
+                  *(f"{summary.totals(c):,}" for c in counts))
+    return table
+
+
+def _fmt_tuple(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "×".join(map(str, value)) if len(set(value)) > 1 else str(value[0])
+    return str(value)
 
 
 # ------------------------------------------------------------------------------------------------------ train
@@ -78,7 +160,7 @@ def _print_metrics(metrics: dict[str, Any], title: str) -> None:
     table.add_column("value", justify="right")
     for key, value in metrics.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    out.print(table)
+    out().print(table)
 
 
 # ------------------------------------------------------------------------------------------------------- eval
@@ -97,7 +179,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = evaluate_run(args.run_dir, args.overrides)
         title = f"{args.run_dir}"
     if args.json:
-        out.print_json(json.dumps(result))
+        out().print_json(json.dumps(result))
         return 0
     table = Table(title=title)
     table.add_column("metric")
@@ -110,7 +192,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if recorded:
             row.append(f"{recorded[key]:.4f}" if key in recorded else "-")
         table.add_row(*row)
-    out.print(table)
+    out().print(table)
     return 0
 
 
@@ -124,20 +206,20 @@ def cmd_data(args: argparse.Namespace) -> int:
             table.add_column(col)
         for row in store.list_datasets():
             table.add_row(*(str(row.get(k) or "-") for k in ("name", "status", "path", "sample")))
-        out.print(table)
+        out().print(table)
     elif args.action == "fetch":
         path = store.fetch(_need(args, "name"), url=args.url, sha256=args.sha256, progress=True)
-        out.print(f"{args.name}: ready at {path}")
+        out().print(f"{args.name}: ready at {path}")
     elif args.action == "add":
         if not args.path:
             raise NnstudyError("data add: give NAME and PATH (a .tar.gz or an extracted folder)")
         path = store.add(_need(args, "name"), args.path)
-        out.print(f"{args.name}: imported from {args.path} into {path}")
+        out().print(f"{args.name}: imported from {args.path} into {path}")
     elif args.action == "verify":
         for line in store.verify(_need(args, "name")):
-            out.print(line)
+            out().print(line)
     elif args.action == "path":
-        out.print(str(store.dataset_dir(args.name)) if args.name else str(store.data_root()))
+        out().print(str(store.dataset_dir(args.name)) if args.name else str(store.data_root()))
     return 0
 
 
@@ -162,7 +244,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from .config import load_config
     from .engine import train
     out_dir = Path(args.out_dir) / f"quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.print(f"nnstudy quickstart: {len(QUICKSTART_MODELS)} small models on the bundled CIFAR-10 sample "
+    out().print(f"nnstudy quickstart: {len(QUICKSTART_MODELS)} small models on the bundled CIFAR-10 sample "
               f"(2,000 train / 500 test images), on the CPU or GPU found.")
     rows = []
     for model, epochs, extra in QUICKSTART_MODELS:
@@ -177,11 +259,11 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         s = r.summary
         table.add_row(s["model"], f"{s['params']:,}", f"{s['metrics']['val_acc']:.3f}",
                       f"{s['metrics']['test_acc']:.3f}", f"{s['time']['train_seconds']:.1f}")
-    out.print(table)
-    out.print("Run directories (config.yaml, metrics.csv, summary.json, model.safetensors, checkpoint.pt):")
+    out().print(table)
+    out().print("Run directories (config.yaml, metrics.csv, summary.json, model.safetensors, checkpoint.pt):")
     for r in rows:
-        out.print(f"  {r.run_dir}")
-    out.print(f"Next: nnstudy eval {rows[-1].run_dir}   |   nnstudy models   |   nnstudy train tutorial_cnn --help")
+        out().print(f"  {r.run_dir}")
+    out().print(f"Next: nnstudy eval {rows[-1].run_dir}   |   nnstudy models   |   nnstudy train tutorial_cnn --help")
     return 0
 
 
@@ -201,6 +283,19 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the model zoo")
     m.add_argument("pattern", nargs="?", help="glob (resnet*) or substring filter")
     m.set_defaults(fn=cmd_models)
+
+    s = sub.add_parser("summary", help="per-layer table: output shape, params, MACs / FLOPs",
+                       description="Per-layer summary of a zoo model: output shape, kernel/stride/padding, "
+                                   "trainable params, MACs or FLOPs per sample (see docs/measurement.md). "
+                                   "Builder arguments as key=value (model. prefix optional), e.g. act=tanh.")
+    s.add_argument("model", metavar="MODEL")
+    s.add_argument("overrides", nargs="*", metavar="key=value")
+    s.add_argument("--input", help="one sample's shape, e.g. 3x32x32 or 178 (default: the builder's)")
+    s.add_argument("--convention", choices=["macs", "flops", "detailed"], default="flops",
+                   help="FLOPs column: flops = 2×MACs (default), or detailed = 2×MACs + element-wise work; "
+                        "macs shows MACs only")
+    s.add_argument("--json", action="store_true", help="machine-readable rows and totals (docs/measurement.md)")
+    s.set_defaults(fn=cmd_summary)
 
     t = sub.add_parser("train", help="train one run",
                        description="Train one run. TARGET is a model name, a YAML config or a run directory "
@@ -247,10 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return fn(args)
     except NnstudyError as e:
-        err.print(f"nnstudy {args.command}: error: {e}", markup=False)
+        err().print(f"nnstudy {args.command}: error: {e}", markup=False)
         return e.exit_code
     except KeyboardInterrupt:
-        err.print(f"nnstudy {args.command}: interrupted (a training run continues with --resume)")
+        err().print(f"nnstudy {args.command}: interrupted (a training run continues with --resume)")
         return 130
 
 

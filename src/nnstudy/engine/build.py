@@ -13,7 +13,7 @@ from ..errors import ConfigError, NnstudyError
 from ..models import MODELS
 from ..tasks import TASKS, Task
 
-__all__ = ["Parts", "build_parts", "resolve_config"]
+__all__ = ["Parts", "build_parts", "build_data", "build_model_from_config", "resolve_config"]
 
 # Builder arguments the engine fills from the dataset unless the config sets them.
 _FROM_DATA = ("input_shape", "num_classes")
@@ -52,6 +52,16 @@ def _call(section: str, name: str, fn: Any, kwargs: dict[str, Any]) -> Any:
 def build_data(cfg: RunConfig) -> Dataset:
     kwargs = resolve_builder_args(cfg.data, DATASETS, "data")
     return _call("data", cfg.data.name, DATASETS.get(cfg.data.name).builder, kwargs)
+
+
+def build_model_from_config(cfg: RunConfig) -> nn.Module:
+    """The model alone (no data): builder defaults fill whatever the config leaves unset."""
+    kwargs = resolve_builder_args(cfg.model, MODELS, "model")
+    fn = MODELS.get(cfg.model.name).builder
+    for key, value in builder_defaults(fn).items():
+        if key not in kwargs:
+            setattr(cfg.model, key, value)
+    return _call("model", cfg.model.name, fn, dict(cfg.model.model_extra))
 
 
 def build_parts(cfg: RunConfig, data: Dataset | None = None) -> Parts:

@@ -22,7 +22,7 @@ from ..config import RunConfig
 from ..data.base import Dataset, Split
 from ..errors import NnstudyError
 from ..io import atomic_path
-from ..measure import environment, peak_memory_mb, reset_peak_memory
+from ..measure import environment, peak_memory_mb, reset_peak_memory, summarize
 from ..models import count_params
 from ..runs import RunDir, prepare_run_dir
 from ..tasks import Task
@@ -253,6 +253,14 @@ class _Trainer:
                         device=self.device, precision=self.cfg.train.precision,
                         channels_last=self.cfg.train.channels_last, keep_predictions=keep_predictions)
 
+    def _compute(self) -> dict[str, Any]:
+        """Params, MACs, FLOPs (2×MACs) and detailed FLOPs per sample, forward pass (docs/measurement.md)."""
+        try:
+            totals = summarize(self.model, tuple(self.data.info.input_shape)).to_dict()["totals"]
+        except RuntimeError as e:   # recorded, not hidden: the run itself is fine
+            return {"error": f"could not count MACs: {str(e).splitlines()[0]}"}
+        return {**totals, "per": "sample, forward pass"}
+
     def _finish(self) -> RunResult:
         cfg = self.cfg
         load_weights(self.model, self.run_dir.weights_path)   # the epoch selected on validation
@@ -275,6 +283,7 @@ class _Trainer:
             "selected_by": f"val_{self.task.monitor}" if self.data.val is not None else "last epoch",
             "metrics": metrics,
             "params": count_params(self.model),
+            "compute": self._compute(),
             "time": {"train_seconds": round(self.timing["train_seconds"], 3),
                      "eval_seconds": round(self.timing["eval_seconds"], 3),
                      "test_seconds": round(test_seconds, 3),
