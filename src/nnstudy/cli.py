@@ -230,6 +230,56 @@ def _need(args: argparse.Namespace, attr: str) -> str:
     return value
 
 
+# -------------------------------------------------------------------------------------------------- studies
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    from .study import builtin_studies, load_study_spec
+    table = Table(title="built-in studies (nnstudy run NAME [--quick])")
+    for col in ("name", "variants × seeds", "modes", "description"):
+        table.add_column(col)
+    for name in sorted(builtin_studies()):
+        spec = load_study_spec(name)
+        table.add_row(name, f"{len(spec.expand())} × {len(spec.seeds)}", ", ".join(["full", *spec.modes]),
+                      spec.description.split(". ")[0].strip())
+    out().print(table)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .study import load_study_spec, run_study
+    mode = "quick" if args.quick else args.mode
+    spec = load_study_spec(args.study, args.overrides, seeds=args.seeds, mode=mode)
+    outcome = run_study(spec, out_dir=args.out, workers=args.workers, backend=args.backend, resume=args.resume,
+                        retry_failed=args.retry_failed, progress=not args.quiet)
+    _print_study(outcome.study_dir)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .study.runner import finish_study
+    study_dir = Path(args.study_dir)
+    if not (study_dir / "study.yaml").is_file():
+        raise NnstudyError(f"{study_dir}: not a study directory (no study.yaml)")
+    finish_study(study_dir)
+    _print_study(study_dir)
+    return 0
+
+
+def _print_study(study_dir: Path) -> None:
+    from .study.results import TEST_DESCRIPTION, aggregate, collect_runs, read_study, summary_table
+    study = read_study(study_dir)
+    frame = summary_table(aggregate(collect_runs(study_dir), study), study)
+    mode = "" if study.get("mode", "full") == "full" else f" — {study['mode'].upper()} MODE"
+    table = Table(title=f"{study['name']}{mode}: mean ± std over seeds; verdicts vs {study['baseline']!r} "
+                        f"on {study['report']['metric']} ({TEST_DESCRIPTION})", title_justify="left")
+    for col in frame.columns:
+        table.add_column(str(col))
+    for row in frame.itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    out().print(table)
+    out().print(f"report: {study_dir / 'report.html'}  and  {study_dir / 'report.md'}")
+
+
 # ------------------------------------------------------------------------------------------------- quickstart
 
 # (model, epochs, overrides): about 1-1.5 minutes in all on 2 CPU cores, most of it the residual net.
@@ -296,6 +346,29 @@ def build_parser() -> argparse.ArgumentParser:
                         "macs shows MACs only")
     s.add_argument("--json", action="store_true", help="machine-readable rows and totals (docs/measurement.md)")
     s.set_defaults(fn=cmd_summary)
+
+    st = sub.add_parser("studies", help="list the built-in studies")
+    st.set_defaults(fn=cmd_studies)
+
+    r = sub.add_parser("run", help="run a study (variants × seeds), then tabulate and report",
+                       description="Run a built-in study or a study YAML. Overrides (key=value) apply to the "
+                                   "base run config of every variant, e.g. train.epochs=2.")
+    r.add_argument("study", metavar="STUDY|FILE")
+    r.add_argument("overrides", nargs="*", metavar="key=value")
+    r.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the study's list")
+    r.add_argument("--workers", type=int, default=1, help="parallel runs on this machine (CPU threads split)")
+    r.add_argument("--backend", default="local", help="where runs execute (local)")
+    r.add_argument("--quick", action="store_true", help="the study's quick mode: minutes on a laptop CPU")
+    r.add_argument("--mode", default=None, help="a named mode of the study (e.g. quick)")
+    r.add_argument("--resume", action="store_true", help="continue a killed study: finished runs are kept")
+    r.add_argument("--retry-failed", action="store_true", help="with --resume: run failed runs again")
+    r.add_argument("--out", default="studies", help="parent folder of the study directory (default studies/)")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.set_defaults(fn=cmd_run)
+
+    rp = sub.add_parser("report", help="(re)build report.md / report.html of a study directory")
+    rp.add_argument("study_dir", metavar="STUDY_DIR")
+    rp.set_defaults(fn=cmd_report)
 
     t = sub.add_parser("train", help="train one run",
                        description="Train one run. TARGET is a model name, a YAML config or a run directory "

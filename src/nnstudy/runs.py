@@ -25,7 +25,7 @@ from .config import RunConfig, config_to_dict, dump_yaml, load_config
 from .errors import RunDirError
 from .io import write_json, write_text
 
-__all__ = ["RunDir", "prepare_run_dir", "default_run_name"]
+__all__ = ["RunDir", "prepare_run_dir", "default_run_name", "first_difference"]
 
 
 class RunDir:
@@ -100,16 +100,24 @@ def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[RunDir, bool]:
         raise RunDirError(f"{run.path}: an unfinished run is there; pass --resume to continue it, "
                           f"or choose another name=")
     saved = config_to_dict(run.read_config())
-    diff = _first_difference(saved, config_to_dict(cfg))
+    diff = first_difference(saved, config_to_dict(cfg), ignore=RESUME_MAY_CHANGE)
     if diff:
         raise RunDirError(f"{run.path}: cannot resume with a different config ({diff})")
     return run, True
 
 
-def _first_difference(a: Any, b: Any, prefix: str = "") -> str | None:
+# Settings of how a run executes, not of what it computes, that a resumed run may change (e.g. another
+# --workers count splits the CPU threads differently).
+RESUME_MAY_CHANGE = frozenset({"train.threads", "train.checkpoint_every", "train.eval_batch_size"})
+
+
+def first_difference(a: Any, b: Any, prefix: str = "", ignore: frozenset[str] = frozenset()) -> str | None:
+    """The first dotted key where two nested dicts differ, with both values; None when equal."""
+    if prefix.rstrip(".") in ignore:
+        return None
     if isinstance(a, dict) and isinstance(b, dict):
         for key in list(a) + [k for k in b if k not in a]:
-            d = _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
+            d = first_difference(a.get(key), b.get(key), f"{prefix}{key}.", ignore)
             if d:
                 return d
         return None

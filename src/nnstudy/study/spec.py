@@ -1,0 +1,194 @@
+"""Study files: a base run config, axes that expand into named variants, seeds, a baseline, what to report.
+
+    name: cifar-cnn-ablation
+    base: {model: {name: tutorial_cnn}, data: {name: cifar10}, train: {epochs: 10, batch_size: 4}}
+    seeds: [0, 1]
+    ablate:                     # one axis at a time against the base (variant "base")
+      model.act: [leaky_relu, tanh]
+      optim.lr: [0.0005, 0.01]
+    report: {metric: test_acc, mode: max, reference: {base: {test_acc: 0.593}}}
+    modes:
+      quick: {train.epochs: 3, data.subset: 5000}
+
+Axes: ``variants`` (an explicit list of {name, overrides}), ``grid`` (every combination), ``zip`` (lists taken
+side by side) or ``ablate`` (one axis at a time against the base). ``variants`` may be combined with one of the
+others; its entries come first.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..config import apply_overrides, load_config
+from ..errors import ConfigError, NnstudyError
+from ..registry import closest
+
+__all__ = ["StudySpec", "Variant", "ReportSpec", "load_study_spec", "builtin_studies", "run_name"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Variant(_Strict):
+    name: str
+    overrides: dict[str, Any] = Field(default_factory=dict)   # dotted key -> value, applied to the base
+
+
+class ReportSpec(_Strict):
+    metric: str = "test_acc"                    # the metric verdicts are about
+    mode: Literal["max", "min"] = "max"         # whether larger is better
+    metrics: list[str] = Field(default_factory=lambda: ["test_acc", "test_loss", "val_acc", "train_acc"])
+    reference: dict[str, dict[str, float]] = Field(default_factory=dict)   # the write-up's numbers per variant
+    reference_source: str = ""
+    notes: str = ""
+
+
+class StudySpec(_Strict):
+    name: str
+    description: str = ""
+    base: dict[str, Any]
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    baseline: str | None = None
+    variants: list[Variant] = Field(default_factory=list)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    zip: dict[str, list[Any]] = Field(default_factory=dict)
+    ablate: dict[str, list[Any]] = Field(default_factory=dict)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+    modes: dict[str, dict[str, Any]] = Field(default_factory=dict)   # named override sets, e.g. quick
+    mode: str = "full"
+
+    @model_validator(mode="after")
+    def _one_axis_kind(self) -> "StudySpec":
+        kinds = [k for k in ("grid", "zip", "ablate") if getattr(self, k)]
+        if len(kinds) > 1:
+            raise ValueError(f"use one of grid, zip, ablate (got {', '.join(kinds)})")
+        if self.zip and len({len(v) for v in self.zip.values()}) > 1:
+            raise ValueError("zip: every list must have the same length")
+        return self
+
+    def expand(self) -> list[Variant]:
+        """The variants in display order, names unique."""
+        out = list(self.variants)
+        if self.ablate:
+            out.append(Variant(name="base"))
+            out += [Variant(name=_label({k: v}), overrides={k: v}) for k, values in self.ablate.items()
+                    for v in values]
+        if self.grid:
+            keys = list(self.grid)
+            out += [Variant(name=_label(dict(zip(keys, combo))), overrides=dict(zip(keys, combo)))
+                    for combo in itertools.product(*self.grid.values())]
+        if self.zip:
+            keys = list(self.zip)
+            out += [Variant(name=_label(dict(zip(keys, combo))), overrides=dict(zip(keys, combo)))
+                    for combo in zip(*self.zip.values())]
+        if not out:
+            out = [Variant(name="base")]
+        names = [v.name for v in out]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"study {self.name!r}: variant names repeat: {', '.join(dupes)}")
+        return out
+
+    def resolved(self) -> dict[str, Any]:
+        """What study.yaml holds: explicit variants and baseline, axes expanded."""
+        variants = self.expand()
+        baseline = self.baseline or variants[0].name
+        if baseline not in {v.name for v in variants}:
+            hint = closest(baseline, [v.name for v in variants])
+            raise ConfigError(f"study {self.name!r}: baseline {baseline!r} is not a variant"
+                              + (f"; did you mean {hint!r}?" if hint else ""))
+        return {"name": self.name, "description": self.description, "mode": self.mode, "base": self.base,
+                "seeds": self.seeds, "baseline": baseline,
+                "variants": [v.model_dump() for v in variants], "report": self.report.model_dump()}
+
+    def run_config(self, variant: Variant, seed: int) -> dict[str, Any]:
+        """The run config dict of one (variant, seed), validated."""
+        return apply_overrides(_copy(self.base), [f"{k}={_yaml_scalar(v)}" for k, v in variant.overrides.items()]
+                               + [f"train.seed={seed}"])
+
+
+def _copy(d: Any) -> Any:
+    return yaml.safe_load(yaml.safe_dump(d))
+
+
+def _yaml_scalar(value: Any) -> str:
+    """Inverse of config.parse_value for override strings."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def _label(overrides: dict[str, Any]) -> str:
+    """'act=tanh', 'lr=0.01,conv_layers=3': the last part of each key with its value."""
+    return ",".join(f"{k.rsplit('.', 1)[-1]}={_yaml_scalar(v)}" for k, v in overrides.items())
+
+
+def run_name(variant: str, seed: int) -> str:
+    """Directory name of one run of a study: the variant (made file-name safe) and the seed."""
+    return f"{re.sub(r'[^A-Za-z0-9._=,+-]', '_', variant)}__s{seed}"
+
+
+# --------------------------------------------------------------------------------------------------- loading
+
+def builtin_studies() -> dict[str, Path]:
+    """Built-in study files shipped in nnstudy/studies/, by name."""
+    folder = resources.files("nnstudy") / "studies"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def load_study_spec(source: str | Path, overrides: list[str] | tuple[str, ...] = (), *, seeds: int | None = None,
+                    mode: str | None = None) -> StudySpec:
+    """A study from a built-in name or a YAML file; `mode` applies a named override set (e.g. "quick"),
+    `overrides` (dotted key=value) apply to the base run config, `seeds` = N uses seeds 0..N-1."""
+    known = builtin_studies()
+    path = Path(source)
+    if str(source) in known:
+        path = known[str(source)]
+    elif not path.is_file():
+        hint = closest(str(source), list(known))
+        raise ConfigError(f"unknown study {str(source)!r}: not a built-in study nor a file"
+                          + (f"; did you mean {hint!r}?" if hint else "; see `nnstudy studies`"))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with name, base, and axes")
+    try:
+        spec = StudySpec.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{path}: {key or 'study'}: {err['msg']}") from None
+    if mode and mode != "full":
+        if mode not in spec.modes:
+            raise ConfigError(f"study {spec.name!r} has no mode {mode!r} (modes: {', '.join(spec.modes) or 'none'})")
+        apply_overrides(spec.base, [f"{k}={_yaml_scalar(v)}" for k, v in spec.modes[mode].items()])
+        spec.mode = mode
+    apply_overrides(spec.base, list(overrides))
+    if seeds is not None:
+        if seeds < 1:
+            raise ConfigError(f"--seeds {seeds}: expected at least 1")
+        spec.seeds = list(range(seeds))
+    _check_configs(spec)
+    return spec
+
+
+def _check_configs(spec: StudySpec) -> None:
+    """Validate every variant's run config and build its model (shapes only, on the meta device) before anything
+    runs: a typo fails in a second, not an hour in."""
+    import torch
+
+    from ..engine.build import build_model_from_config
+    for variant in spec.expand():
+        try:
+            with torch.device("meta"):
+                build_model_from_config(load_config(spec.run_config(variant, spec.seeds[0])))
+        except NnstudyError as e:
+            raise ConfigError(f"study {spec.name!r}, variant {variant.name!r}: {e}") from None
+

@@ -1,0 +1,116 @@
+"""Study files: expansion, validation, execution (serial and in worker processes), failures, resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from nnstudy.errors import ConfigError, RunDirError
+from nnstudy.study import load_study_spec, run_study
+from nnstudy.study.spec import StudySpec, run_name
+
+BASE = {"model": {"name": "tutorial_cnn"}, "data": {"name": "toy-images"},
+        "train": {"epochs": 2, "batch_size": 16, "threads": 1}, "optim": {"lr": 0.05}}
+
+
+def _write(tmp_path, **fields):
+    spec = {"name": "toy", "base": BASE, "seeds": [0, 1], **fields}
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_ablate_expands_one_axis_at_a_time():
+    spec = StudySpec(name="s", base=BASE, ablate={"model.act": ["tanh", "leaky_relu"], "optim.lr": [0.01]})
+    variants = spec.expand()
+    assert [v.name for v in variants] == ["base", "act=tanh", "act=leaky_relu", "lr=0.01"]
+    assert variants[3].overrides == {"optim.lr": 0.01}
+    assert spec.resolved()["baseline"] == "base"
+    cfg = spec.run_config(variants[1], seed=7)
+    assert cfg["model"]["act"] == "tanh" and cfg["train"]["seed"] == 7 and cfg["optim"]["lr"] == 0.05
+    assert BASE["train"].get("seed") is None          # the base is not modified
+
+
+def test_grid_zip_and_explicit_variants():
+    grid = StudySpec(name="g", base=BASE, grid={"model.act": ["relu", "tanh"], "optim.lr": [0.1, 0.01]})
+    assert [v.name for v in grid.expand()] == ["act=relu,lr=0.1", "act=relu,lr=0.01", "act=tanh,lr=0.1",
+                                               "act=tanh,lr=0.01"]
+    zipped = StudySpec(name="z", base=BASE, zip={"model.name": ["mlp2", "mlp3"], "optim.lr": [0.1, 0.01]},
+                       variants=[{"name": "cnn", "overrides": {}}], baseline="cnn")
+    assert [v.name for v in zipped.expand()] == ["cnn", "name=mlp2,lr=0.1", "name=mlp3,lr=0.01"]
+    with pytest.raises(ValueError, match="same length"):
+        StudySpec(name="z", base=BASE, zip={"a.b": [1, 2], "c.d": [1]})
+    with pytest.raises(ValueError, match="one of grid, zip, ablate"):
+        StudySpec(name="z", base=BASE, zip={"a.b": [1]}, grid={"c.d": [1]})
+    assert run_name("name=mlp2,lr=0.1", 3) == "name=mlp2,lr=0.1__s3"
+    assert run_name("a b/c", 0) == "a_b_c__s0"
+
+
+def test_bad_studies_fail_before_anything_runs(tmp_path):
+    with pytest.raises(ConfigError, match="unknown study 'cifar-cnn-ablatoin'.*cifar-cnn-ablation"):
+        load_study_spec("cifar-cnn-ablatoin")
+    with pytest.raises(ConfigError, match="variant 'act=swish2'.*swish2"):
+        load_study_spec(_write(tmp_path, ablate={"model.act": ["swish2"]}))
+    with pytest.raises(ConfigError, match="baseline 'bse' is not a variant; did you mean 'base'"):
+        load_study_spec(_write(tmp_path, ablate={"model.act": ["tanh"]}, baseline="bse")).resolved()
+    with pytest.raises(ConfigError, match="no mode 'fast'"):
+        load_study_spec("cifar-cnn-ablation", mode="fast")
+    with pytest.raises(ConfigError, match="unknown key 'train.epoch'"):
+        load_study_spec(_write(tmp_path), ["train.epoch=3"])
+
+
+@pytest.mark.parametrize("name", ["cifar-cnn-ablation", "cifar-mlp-depth", "cifar-resnet-depth",
+                                  "cifar-alexnet-vs-resnet"])
+def test_builtin_studies_load_in_both_modes(name):
+    full = load_study_spec(name)
+    quick = load_study_spec(name, mode="quick", seeds=3)
+    assert full.mode == "full" and quick.mode == "quick" and quick.seeds == [0, 1, 2]
+    assert quick.base["train"]["epochs"] < full.base["train"]["epochs"]
+    resolved = full.resolved()
+    assert set(resolved["report"]["reference"]) <= {v["name"] for v in resolved["variants"]}
+
+
+def test_cnn_ablation_has_the_write_up_axes():
+    names = [v.name for v in load_study_spec("cifar-cnn-ablation").expand()]
+    assert names == ["base", "act=leaky_relu", "act=tanh", "lr=0.0005", "lr=0.01", "conv_layers=1",
+                     "conv_layers=3", "width=2"]
+
+
+def test_run_study_records_failures_and_resumes(tmp_path):
+    spec = load_study_spec(_write(tmp_path, ablate={"optim.lr": [1e12]}, seeds=[0, 1]))
+    outcome = run_study(spec, out_dir=tmp_path / "studies", progress=False, report=False)
+    runs = tmp_path / "studies" / "toy" / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["base__s0", "base__s1", "lr=1000000000000.0__s0", "lr=1000000000000.0__s1"]
+    status = {r.name: r.status for r in outcome.results}
+    assert status == {"base__s0": "finished", "base__s1": "finished", "lr=1000000000000.0__s0": "failed",
+                      "lr=1000000000000.0__s1": "failed"}
+    failed = json.loads((runs / "lr=1000000000000.0__s0" / "summary.json").read_text())
+    assert failed["status"] == "failed" and "loss is" in failed["error"]
+    with pytest.raises(RunDirError, match="--resume"):
+        run_study(spec, out_dir=tmp_path / "studies", progress=False, report=False)
+    again = run_study(spec, out_dir=tmp_path / "studies", resume=True, progress=False, report=False)
+    assert again.results == [] and again.skipped == 4          # finished and failed runs are kept
+    other = load_study_spec(_write(tmp_path, ablate={"optim.lr": [1e12]}, seeds=[0, 1]), ["train.epochs=3"])
+    with pytest.raises(RunDirError, match="different study"):
+        run_study(other, out_dir=tmp_path / "studies", resume=True, progress=False, report=False)
+
+
+def test_worker_processes_give_the_same_numbers_as_serial(tmp_path):
+    # The child processes cannot see the test-only toy dataset: use a small slice of the bundled sample.
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "w", "seeds": [0], "ablate": {"model.act": ["tanh"]}, "base": {
+        "model": {"name": "tutorial_cnn"}, "data": {"name": "cifar10-sample", "subset": 200},
+        "train": {"epochs": 1, "batch_size": 20, "threads": 1}}}))
+    spec = load_study_spec(path)
+    run_study(spec, out_dir=tmp_path / "serial", progress=False, report=False)
+    run_study(spec, out_dir=tmp_path / "pool", workers=2, progress=False, report=False)
+    for name in ("base__s0", "act=tanh__s0"):
+        a = json.loads((tmp_path / "serial" / "w" / "runs" / name / "summary.json").read_text())
+        b = json.loads((tmp_path / "pool" / "w" / "runs" / name / "summary.json").read_text())
+        assert a["metrics"] == b["metrics"]
