@@ -114,3 +114,33 @@ def test_worker_processes_give_the_same_numbers_as_serial(tmp_path):
         a = json.loads((tmp_path / "serial" / "w" / "runs" / name / "summary.json").read_text())
         b = json.loads((tmp_path / "pool" / "w" / "runs" / name / "summary.json").read_text())
         assert a["metrics"] == b["metrics"]
+
+
+def test_killed_study_resumes_to_the_same_table(tmp_path):
+    """SIGKILL `nnstudy run` in the middle of its second run; --resume finishes with the same numbers."""
+    from nnstudy.study.results import aggregate, collect_runs, read_study
+    path = tmp_path / "k.yaml"
+    path.write_text(yaml.safe_dump({"name": "k", "seeds": [0], "ablate": {"model.act": ["tanh", "sigmoid"]},
+                                    "base": {"model": {"name": "tutorial_cnn"},
+                                             "data": {"name": "cifar10-sample", "subset": 600},
+                                             "train": {"epochs": 3, "batch_size": 8, "threads": 1,
+                                                       "checkpoint_every": 0}}}))
+    whole = run_study(load_study_spec(path), out_dir=tmp_path / "whole", progress=False, report=False)
+    cmd = [sys.executable, "-m", "nnstudy.cli", "run", str(path), "--out", str(tmp_path / "killed"), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    second = tmp_path / "killed" / "k" / "runs" / "act=tanh__s0" / "metrics.csv"
+    deadline = time.time() + 180
+    while not second.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "k" / "runs" / "act=sigmoid__s0" / "summary.json").exists()
+    done = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    tables = []
+    for root in (whole.study_dir, tmp_path / "killed" / "k"):
+        runs = collect_runs(root)
+        agg = aggregate(runs, read_study(root))
+        tables.append(agg.filter(regex=r"^(variant|n|test_acc_mean|test_loss_mean|val_acc_mean)$"))
+    assert tables[0].equals(tables[1])
