@@ -80,7 +80,7 @@ def test_eval_needs_run_dir_or_weights():
 
 
 def test_help_for_every_command():
-    for cmd in ("quickstart", "models", "train", "eval", "data"):
+    for cmd in ("quickstart", "models", "summary", "train", "eval", "data", "studies", "run", "report"):
         assert run_cli(cmd, "--help").returncode == 0
 
 
@@ -122,3 +122,13 @@ def test_summary_bad_input():
     _one_line_error(run_cli("summary", "resnet18", "--input", "3xbig"), "--input", "3x32x32")
     _one_line_error(run_cli("summary", "resnet18", "--input", "7"), "cannot run on input 7")
     _one_line_error(run_cli("summary", "tutorial_cnn", "widht=2"), "did you mean 'model.width'")
+
+
+def test_studies_and_bad_study_input(capsys, tmp_path):
+    assert main(["studies"]) == 0
+    text = capsys.readouterr().out
+    for name in ("cifar-mlp-depth", "cifar-cnn-ablation", "cifar-resnet-depth", "cifar-alexnet-vs-resnet"):
+        assert name in text
+    _one_line_error(run_cli("run", "cifar-cnn-ablatoin"), "did you mean 'cifar-cnn-ablation'")
+    _one_line_error(run_cli("run", "cifar-cnn-ablation", "optim.lrr=1"), "optim.lrr")
+    _one_line_error(run_cli("report", str(tmp_path)), "not a study directory")
