@@ -93,3 +93,11 @@ def test_bf16_and_channels_last_run(toy_overrides):
                      "train.channels_last=true").summary
     assert summary["status"] == "finished"
     assert 0.0 <= summary["metrics"]["test_acc"] <= 1.0
+
+
+def test_eval_every_steps_logs_validation_curve(toy_overrides):
+    result = _train(toy_overrides, "name=steps", "train.eval_every_steps=4")
+    lines = (result.run_dir / "steps.csv").read_text().splitlines()
+    assert lines[0] == "step,epoch,train_loss,train_acc,val_loss,val_acc"
+    steps = [int(line.split(",")[0]) for line in lines[1:]]
+    assert steps == list(range(4, 2 * 12 + 1, 4))       # 192 training images / 16 = 12 steps per epoch

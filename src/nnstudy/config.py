@@ -72,6 +72,7 @@ class TrainConfig(_Part):
     precision: Literal["fp32", "bf16"] = "fp32"          # bf16 = autocast on CPU and CUDA
     channels_last: bool = False
     checkpoint_every: float = Field(60.0, ge=0.0)       # seconds of training between mid-epoch checkpoints
+    eval_every_steps: PositiveInt | None = None         # also evaluate on validation every N steps (steps.csv)
 
 
 class RunConfig(_Part):

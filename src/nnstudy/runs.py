@@ -3,6 +3,7 @@
     runs/<name>/
       config.yaml            resolved config (every builder default filled in)
       metrics.csv            one row per epoch (train and validation metrics, lr, seconds)
+      steps.csv              with train.eval_every_steps: validation metrics every N optimiser steps
       summary.json           written last: status, selected epoch, test metrics, params, timings, environment
       model.safetensors      the weights of the epoch selected on validation (used for the test metrics)
       checkpoint.pt          last training state for --resume (weights_only=True loadable)
@@ -34,6 +35,7 @@ class RunDir:
 
     config_path = property(lambda self: self.path / "config.yaml")
     metrics_path = property(lambda self: self.path / "metrics.csv")
+    steps_path = property(lambda self: self.path / "steps.csv")
     summary_path = property(lambda self: self.path / "summary.json")
     weights_path = property(lambda self: self.path / "model.safetensors")
     checkpoint_path = property(lambda self: self.path / "checkpoint.pt")
@@ -62,7 +64,8 @@ class RunDir:
     def write_config(self, cfg: RunConfig) -> None:
         write_text(self.config_path, dump_yaml(cfg))
 
-    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+    def write_metrics(self, rows: list[dict[str, Any]], path: Path | None = None) -> None:
+        """Rows as CSV (metrics.csv unless `path`), columns in order of first appearance."""
         columns: list[str] = []
         for row in rows:
             columns += [k for k in row if k not in columns]
@@ -70,7 +73,7 @@ class RunDir:
         writer = csv.DictWriter(buf, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-        write_text(self.metrics_path, buf.getvalue())
+        write_text(path or self.metrics_path, buf.getvalue())
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json(self.summary_path, summary)

@@ -128,6 +128,7 @@ class _Trainer:
         self.epoch, self.step = 0, 0
         self.sums: dict[str, float] = {}
         self.history: list[dict[str, Any]] = []
+        self.step_history: list[dict[str, Any]] = []   # train.eval_every_steps rows
         self.best: dict[str, Any] = {"epoch": None, "value": None}
         self.timing = {"train_seconds": 0.0, "eval_seconds": 0.0}
         self.attempts = 1
@@ -138,7 +139,7 @@ class _Trainer:
         return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "epoch": self.epoch, "step": self.step, "sums": dict(self.sums), "history": self.history,
-                "best": dict(self.best), "timing": dict(self.timing), "attempts": self.attempts,
+                "step_history": self.step_history, "best": dict(self.best), "timing": dict(self.timing), "attempts": self.attempts,
                 "rng_torch": torch.get_rng_state(), "rng_aug": self.aug_gen.get_state(),
                 "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}
 
@@ -152,6 +153,7 @@ class _Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step = state["epoch"], state["step"]
         self.sums, self.history, self.best = state["sums"], state["history"], state["best"]
+        self.step_history = state["step_history"]
         self.timing, self.attempts = state["timing"], state["attempts"] + 1
         torch.set_rng_state(state["rng_torch"])
         self.aug_gen.set_state(state["rng_aug"])
@@ -188,7 +190,7 @@ class _Trainer:
         sums = {k: torch.tensor(v, device=device) for k, v in self.sums.items()}
         t0 = last_save = last_show = time.perf_counter()
         seconds_before = self.timing["train_seconds"]
-        n_seen = 0
+        n_seen, paused = 0, 0.0   # paused: seconds of step-level validation inside this epoch (not training)
         for x, y in _batches(self.data.train, cfg.train.batch_size, order, device, self.step,
                              self.steps_per_epoch):
             x = to_memory_format(self.data.transform(x, True, self.aug_gen), cfg.train.channels_last)
@@ -202,6 +204,9 @@ class _Trainer:
                 sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
             self.step += 1
             n_seen += len(y)
+            every = cfg.train.eval_every_steps
+            if every and self.data.val is not None and (self.epoch * self.steps_per_epoch + self.step) % every == 0:
+                paused += self._eval_step(sums)
             now = time.perf_counter()
             if now - last_show > 0.25 or self.step == self.steps_per_epoch:
                 # .item() synchronises the device: only a few times per second
@@ -210,16 +215,16 @@ class _Trainer:
                     raise TrainingDiverged(f"training loss is {loss_value} at epoch {self.epoch + 1}, "
                                            f"step {self.step} (try a lower optim.lr)")
                 self.bar.advance_to(self.epoch * self.steps_per_epoch + self.step, self.epoch, loss_value,
-                                    n_seen / (now - t0))
+                                    n_seen / max(now - t0 - paused, 1e-9))
                 last_show = now
             if (cfg.train.checkpoint_every and now - last_save >= cfg.train.checkpoint_every
                     and self.step < self.steps_per_epoch):
                 self.sums = {k: float(v) for k, v in sums.items()}
-                self.timing["train_seconds"] = seconds_before + (now - t0)
+                self.timing["train_seconds"] = seconds_before + (now - t0 - paused)
                 self._save()
                 last_save = time.perf_counter()
         _sync(device)
-        self.timing["train_seconds"] = seconds_before + (time.perf_counter() - t0)
+        self.timing["train_seconds"] = seconds_before + (time.perf_counter() - t0 - paused)
         self.sums = {k: float(v) for k, v in sums.items()}
 
     def _end_epoch(self) -> None:
@@ -247,6 +252,21 @@ class _Trainer:
         self.bar.log(_epoch_line(row, cfg.train.epochs))
         self.epoch, self.step, self.sums = self.epoch + 1, 0, {}
         self._save()
+
+    def _eval_step(self, sums: dict[str, torch.Tensor]) -> float:
+        """Validation metrics at this optimiser step (SPEC D logs accuracy every N iterations; we log validation,
+        not test, so the test split is still touched once). Its time counts as evaluation, not training."""
+        t0 = time.perf_counter()
+        val, _ = self._evaluate(self.data.val)
+        self.model.train()
+        running = self.task.finalize({k: float(v) for k, v in sums.items()})
+        self.step_history.append({"step": self.epoch * self.steps_per_epoch + self.step, "epoch": self.epoch + 1,
+                                  **{f"train_{k}": v for k, v in running.items()},
+                                  **{f"val_{k}": v for k, v in val.items()}})
+        self.run_dir.write_metrics(self.step_history, self.run_dir.steps_path)
+        seconds = time.perf_counter() - t0
+        self.timing["eval_seconds"] += seconds
+        return seconds
 
     def _evaluate(self, split: Split, keep_predictions: bool = False):
         return evaluate(self.model, split, self.task, self.data, batch_size=self.cfg.train.eval_batch_size,
