@@ -101,3 +101,14 @@ def test_eval_every_steps_logs_validation_curve(toy_overrides):
     assert lines[0] == "step,epoch,train_loss,train_acc,val_loss,val_acc"
     steps = [int(line.split(",")[0]) for line in lines[1:]]
     assert steps == list(range(4, 2 * 12 + 1, 4))       # 192 training images / 16 = 12 steps per epoch
+
+
+def test_written_files_are_readable_by_others(toy_overrides):
+    import os
+    import stat
+    result = _train(toy_overrides, "name=perm", "train.epochs=1")
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("summary.json", "config.yaml", "model.safetensors"):
+        mode = stat.S_IMODE((result.run_dir / name).stat().st_mode)
+        assert mode == 0o666 & ~mask, (name, oct(mode))

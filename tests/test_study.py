@@ -144,3 +144,28 @@ def test_killed_study_resumes_to_the_same_table(tmp_path):
         agg = aggregate(runs, read_study(root))
         tables.append(agg.filter(regex=r"^(variant|n|test_acc_mean|test_loss_mean|val_acc_mean)$"))
     assert tables[0].equals(tables[1])
+
+
+def test_published_weights_are_evaluated_instead_of_trained(tmp_path):
+    import torch
+
+    from nnstudy.models import build_model
+    from nnstudy.study.results import aggregate, collect_runs, read_study
+    weights = tmp_path / "tanh.pt"
+    model = build_model("tutorial_cnn", act="tanh", input_shape=(3, 16, 16), num_classes=4)
+    torch.save({"net": {f"module.{k}": v for k, v in model.state_dict().items()}}, weights)
+    path = _write(tmp_path, ablate={"model.act": ["tanh"]})
+    with pytest.raises(ConfigError, match="no such file"):
+        load_study_spec(path, weights={"act=tanh": str(tmp_path / "missing.pt")})
+    with pytest.raises(ConfigError, match="unknown variant"):
+        load_study_spec(path, weights={"act=tanhh": str(weights)}).resolved()
+    spec = load_study_spec(path, weights={"act=tanh": str(weights)})
+    outcome = run_study(spec, out_dir=tmp_path / "studies", progress=False, report=False)
+    assert sorted(r.name for r in outcome.results) == ["act=tanh__s0", "base__s0", "base__s1"]
+    summary = json.loads((outcome.study_dir / "runs" / "act=tanh__s0" / "summary.json").read_text())
+    assert summary["status"] == "finished" and "published weights tanh.pt" in summary["selected_by"]
+    assert summary["time"]["train_seconds"] == 0.0 and 0.0 <= summary["metrics"]["test_acc"] <= 1.0
+    runs = collect_runs(outcome.study_dir)
+    assert list(runs["status"]) == ["finished"] * 3          # no "missing" second seed for evaluated weights
+    agg = aggregate(runs, read_study(outcome.study_dir))
+    assert agg.set_index("variant").loc["act=tanh", "n"] == 1

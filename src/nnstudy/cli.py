@@ -248,7 +248,13 @@ def cmd_studies(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .study import load_study_spec, run_study
     mode = "quick" if args.quick else args.mode
-    spec = load_study_spec(args.study, args.overrides, seeds=args.seeds, mode=mode)
+    weights = {}
+    for item in args.weights or []:
+        variant, sep, path = item.partition("=")
+        if not sep:
+            raise NnstudyError(f"--weights {item!r}: expected VARIANT=FILE, e.g. resnet18=resnet18.pt")
+        weights[variant] = path
+    spec = load_study_spec(args.study, args.overrides, seeds=args.seeds, mode=mode, weights=weights)
     outcome = run_study(spec, out_dir=args.out, workers=args.workers, backend=args.backend, resume=args.resume,
                         retry_failed=args.retry_failed, progress=not args.quiet)
     _print_study(outcome.study_dir)
@@ -360,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default="local", help="where runs execute (local)")
     r.add_argument("--quick", action="store_true", help="the study's quick mode: minutes on a laptop CPU")
     r.add_argument("--mode", default=None, help="a named mode of the study (e.g. quick)")
+    r.add_argument("--weights", action="append", metavar="VARIANT=FILE",
+                   help="evaluate published weights for VARIANT instead of training it (repeatable), e.g. "
+                        "--weights resnet18=resnet18.pt")
     r.add_argument("--resume", action="store_true", help="continue a killed study: finished runs are kept")
     r.add_argument("--retry-failed", action="store_true", help="with --resume: run failed runs again")
     r.add_argument("--out", default="studies", help="parent folder of the study directory (default studies/)")

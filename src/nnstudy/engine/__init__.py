@@ -1,5 +1,5 @@
 """The training engine: one loop driven by a Task, plus evaluation, checkpoints, optimisers, devices."""
-from .evaluation import evaluate_run, evaluate_weights
+from .evaluation import evaluate_run, evaluate_weights, weights_run
 from .loop import RunResult, TrainingDiverged, evaluate, train
 
-__all__ = ["train", "evaluate", "evaluate_run", "evaluate_weights", "RunResult", "TrainingDiverged"]
+__all__ = ["train", "evaluate", "evaluate_run", "evaluate_weights", "weights_run", "RunResult", "TrainingDiverged"]

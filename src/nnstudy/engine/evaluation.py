@@ -1,34 +1,72 @@
 """Evaluate a finished run again, or a published checkpoint, on a dataset's test split."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import save_file
+
 from ..config import RunConfig, load_config
 from ..errors import RunDirError
-from ..runs import RunDir
+from ..io import atomic_path
+from ..measure import environment, peak_memory_mb, summarize
+from ..models import count_params
+from ..runs import RunDir, prepare_run_dir
 from .build import build_data, build_parts
-from .checkpoint import load_weights
+from .checkpoint import load_weights, save_weights
 from .device import pick_device, seed_everything, set_threads
-from .loop import evaluate
+from .loop import RunResult, evaluate
 
-__all__ = ["evaluate_run", "evaluate_weights"]
+__all__ = ["evaluate_run", "evaluate_weights", "weights_run"]
 
 
-def _test_metrics(cfg: RunConfig, weights: Path, split: str = "test") -> dict[str, Any]:
+def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False):
+    """(test metrics, predictions or None, parts, device, seconds) of `weights` loaded into cfg's model."""
     set_threads(cfg.train.threads)
     device = pick_device(cfg.train.device)
     seed_everything(cfg.train.seed)
     parts = build_parts(cfg, build_data(cfg))
-    model = parts.model
-    load_weights(model, weights)
-    model.to(device)
-    target = getattr(parts.data, split)
-    if target is None:
-        raise RunDirError(f"dataset {cfg.data.name!r} has no {split} split")
-    metrics, _ = evaluate(model, target, parts.task, parts.data, batch_size=cfg.train.eval_batch_size,
-                          device=device, precision=cfg.train.precision, channels_last=cfg.train.channels_last)
-    return {f"{split}_{k}": v for k, v in metrics.items()}
+    load_weights(parts.model, weights)
+    parts.model.to(device)
+    t0 = time.perf_counter()
+    metrics, preds = evaluate(parts.model, parts.data.test, parts.task, parts.data,
+                              batch_size=cfg.train.eval_batch_size, device=device, precision=cfg.train.precision,
+                              channels_last=cfg.train.channels_last, keep_predictions=keep_predictions)
+    return {f"test_{k}": v for k, v in metrics.items()}, preds, parts, device, time.perf_counter() - t0
+
+
+def _test_metrics(cfg: RunConfig, weights: Path) -> dict[str, Any]:
+    return _evaluate_with(cfg, weights)[0]
+
+
+def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
+    """A run directory for published weights evaluated instead of trained (a study's `weights:` variants):
+    config.yaml, model.safetensors, predictions and a summary with test metrics only (no epochs)."""
+    weights = Path(weights)
+    metrics, preds, parts, device, seconds = _evaluate_with(cfg, weights, keep_predictions=True)
+    run, _ = prepare_run_dir(cfg, resume=True)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(cfg)
+    save_weights(parts.model, run.weights_path)
+    with atomic_path(run.predictions_path) as tmp:
+        save_file({"pred": preds.contiguous(), "target": parts.data.test.targets.contiguous()}, str(tmp))
+    totals = summarize(parts.model, tuple(parts.data.info.input_shape)).to_dict()["totals"]
+    summary = {
+        "status": "finished", "name": cfg.name, "model": cfg.model.name, "dataset": cfg.data.name,
+        "task": cfg.task.name, "seed": cfg.train.seed, "selected_epoch": None,
+        "selected_by": f"published weights {weights.name} (evaluated, not trained)", "weights": str(weights),
+        "metrics": metrics, "params": count_params(parts.model), "compute": {**totals, "per": "sample, forward pass"},
+        "time": {"train_seconds": 0.0, "eval_seconds": round(seconds, 3), "test_seconds": round(seconds, 3),
+                 "train_samples_per_second": None},
+        "memory": peak_memory_mb(device),
+        "data": {"train": len(parts.data.train), "val": len(parts.data.val) if parts.data.val else 0,
+                 "test": len(parts.data.test), "source": parts.data.source},
+        "attempts": 1, "environment": environment(device),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    run.write_summary(summary)
+    return RunResult(run.path, summary)
 
 
 def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:

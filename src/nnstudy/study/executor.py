@@ -21,6 +21,7 @@ __all__ = ["Job", "JobResult", "Executor", "SerialExecutor", "ProcessExecutor", 
 class Job:
     name: str                   # the run directory name inside the study
     config: dict[str, Any]      # a run config dict (out_dir and name set)
+    weights: str | None = None  # published weights to evaluate instead of training
 
 
 @dataclass(frozen=True)

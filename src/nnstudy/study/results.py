@@ -98,8 +98,10 @@ def collect_runs(study_dir: str | Path) -> pd.DataFrame:
     study = read_study(study_dir)
     variants = [v["name"] for v in study["variants"]]
     rows, metric_names = [], []
+    weights = study.get("weights") or {}
     for variant in variants:
-        for seed in study["seeds"]:
+        # published weights are evaluated once (no randomness), not once per seed
+        for seed in study["seeds"][:1] if variant in weights else study["seeds"]:
             rel = Path("runs") / run_name(variant, seed)
             row = {"variant": variant, "seed": seed, "run_dir": rel.as_posix(), **_run_row(RunDir(study_dir / rel))}
             metric_names += [k for k in row.get("metrics", {}) if k not in metric_names]

@@ -22,7 +22,7 @@ import yaml
 from rich.console import Console
 
 from ..config import load_config
-from ..engine import train
+from ..engine import train, weights_run
 from ..errors import RunDirError
 from ..io import write_json, write_text
 from ..runs import RunDir, first_difference
@@ -49,7 +49,10 @@ def run_job(job: Job, progress: bool = False) -> JobResult:
     the failure and its cause are written to the run's summary.json and returned."""
     t0 = time.perf_counter()
     try:
-        result = train(load_config(job.config), resume=True, progress=progress)
+        if job.weights:
+            result = weights_run(load_config(job.config), job.weights)
+        else:
+            result = train(load_config(job.config), resume=True, progress=progress)
         return JobResult(job.name, "finished", seconds=time.perf_counter() - t0,
                          metrics=result.summary["metrics"])
     except Exception as e:   # recorded as a failed run; the study goes on
@@ -80,7 +83,9 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
     threads = threads_per_worker(workers) if workers > 1 else None
     jobs, outcome = [], StudyOutcome(study_dir)
     for variant in spec.expand():
-        for seed in spec.seeds:
+        weights = spec.weights.get(variant.name)
+        # Published weights are evaluated, not trained: no randomness, so one "seed" is enough.
+        for seed in spec.seeds[:1] if weights else spec.seeds:
             name = run_name(variant.name, seed)
             run = RunDir(study_dir / "runs" / name)
             status = (run.summary() or {}).get("status")
@@ -93,7 +98,7 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
             config.update(out_dir=str(study_dir / "runs"), name=name)
             if threads and not (config.get("train") or {}).get("threads"):
                 config.setdefault("train", {})["threads"] = threads
-            jobs.append(Job(name, config))
+            jobs.append(Job(name, config, weights))
 
     mode = "" if spec.mode == "full" else f" — {spec.mode.upper()} MODE (not the write-up's protocol)"
     say(f"[bold]study {spec.name}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "

@@ -63,6 +63,7 @@ class StudySpec(_Strict):
     report: ReportSpec = Field(default_factory=ReportSpec)
     modes: dict[str, dict[str, Any]] = Field(default_factory=dict)   # named override sets, e.g. quick
     mode: str = "full"
+    weights: dict[str, str] = Field(default_factory=dict)   # variant -> published weights: evaluated, not trained
 
     @model_validator(mode="after")
     def _one_axis_kind(self) -> "StudySpec":
@@ -104,8 +105,12 @@ class StudySpec(_Strict):
             hint = closest(baseline, [v.name for v in variants])
             raise ConfigError(f"study {self.name!r}: baseline {baseline!r} is not a variant"
                               + (f"; did you mean {hint!r}?" if hint else ""))
+        unknown = sorted(set(self.weights) - {v.name for v in variants})
+        if unknown:
+            raise ConfigError(f"study {self.name!r}: weights for unknown variant(s) {', '.join(unknown)} "
+                              f"(variants: {', '.join(v.name for v in variants)})")
         return {"name": self.name, "description": self.description, "mode": self.mode, "base": self.base,
-                "seeds": self.seeds, "baseline": baseline,
+                "seeds": self.seeds, "baseline": baseline, "weights": self.weights,
                 "variants": [v.model_dump() for v in variants], "report": self.report.model_dump()}
 
     def run_config(self, variant: Variant, seed: int) -> dict[str, Any]:
@@ -142,7 +147,7 @@ def builtin_studies() -> dict[str, Path]:
 
 
 def load_study_spec(source: str | Path, overrides: list[str] | tuple[str, ...] = (), *, seeds: int | None = None,
-                    mode: str | None = None) -> StudySpec:
+                    mode: str | None = None, weights: dict[str, str] | None = None) -> StudySpec:
     """A study from a built-in name or a YAML file; `mode` applies a named override set (e.g. "quick"),
     `overrides` (dotted key=value) apply to the base run config, `seeds` = N uses seeds 0..N-1."""
     known = builtin_studies()
@@ -171,6 +176,10 @@ def load_study_spec(source: str | Path, overrides: list[str] | tuple[str, ...] =
         apply_overrides(spec.base, [f"{k}={_yaml_scalar(v)}" for k, v in spec.modes[mode].items()])
         spec.mode = mode
     apply_overrides(spec.base, list(overrides))
+    for variant, file in (weights or {}).items():
+        if not Path(file).is_file():
+            raise ConfigError(f"--weights {variant}={file}: no such file")
+        spec.weights[variant] = str(Path(file).resolve())
     if seeds is not None:
         if seeds < 1:
             raise ConfigError(f"--seeds {seeds}: expected at least 1")

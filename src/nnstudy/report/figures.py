@@ -1,0 +1,426 @@
+"""Study figures as PNG files: each function takes plain data (DataFrames, arrays, dicts) and an output path,
+writes the figure atomically and returns the path.
+
+Figures are drawn on a bare ``matplotlib.figure.Figure`` with the Agg canvas: no pyplot state, no GUI backend,
+nothing set at import, and each figure is released (``_save``) as soon as it is written, so building a report
+inside a notebook or a worker process neither opens windows nor leaks figures.
+
+Colours: ``variant_colors(names)`` gives every variant one colour, used by every figure of a report.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..io import atomic_path
+
+__all__ = ["variant_colors", "metric_label", "learning_curves", "seed_curves", "confusion_matrix",
+           "confusion_counts", "prediction_grid", "tradeoff_scatter", "metric_bars", "DPI"]
+
+DPI = 120                       # dots per inch: a 10-inch-wide figure is 1,200 px, sharp on a laptop screen
+
+# What a metric is and in which unit; anything else is shown by its own name.
+_METRIC_LABELS = {
+    "acc": "accuracy (fraction correct)",
+    "loss": "loss",
+    "smape": "sMAPE (%)",
+    "smape_legacy": "legacy sMAPE (%, blog formula = standard / 4)",
+    "mae": "MAE (MW)",
+    "rmse": "RMSE (MW)",
+    "auc": "ROC AUC",
+    "params": "trainable parameters",
+    "macs": "MACs per sample",
+    "flops": "FLOPs per sample (2 × MACs)",
+    "train_seconds": "training time (s, wall clock)",
+    "eval_seconds": "evaluation time (s, wall clock)",
+}
+_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+
+
+def metric_label(name: str, loss_name: str | None = None) -> str:
+    """Axis label with unit: 'test_acc' -> 'test accuracy (fraction correct)'; `loss_name` names the loss
+    (e.g. 'cross-entropy, nats') where the task is known."""
+    split, _, base = name.partition("_")
+    if split not in _SPLIT_NAMES or not base:
+        split, base = "", name
+    label = _METRIC_LABELS.get(base, base.replace("_", " "))
+    if base == "loss" and loss_name:
+        label = f"loss ({loss_name})"
+    return f"{_SPLIT_NAMES[split]} {label}" if split else label
+
+
+def variant_colors(names: Sequence[str]) -> dict[str, Any]:
+    """One colour per variant, in display order: tab10 up to 10 variants, tab20 up to 20, then a hue wheel."""
+    from matplotlib import colormaps
+    n = len(names)
+    if n <= 10:
+        cmap, count = colormaps["tab10"], 10
+    elif n <= 20:
+        cmap, count = colormaps["tab20"], 20
+    else:
+        cmap, count = colormaps["hsv"], n + 1
+    return {name: cmap(i % count) for i, name in enumerate(names)}
+
+
+# ----------------------------------------------------------------------------------------------------- helpers
+
+def _new_figure(width: float, height: float):
+    """A Figure on the Agg canvas (sizes in inches), independent of pyplot's global state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=DPI, facecolor="white")
+    finally:
+        fig.clear()             # drop artists and their arrays now rather than at garbage collection
+    return path
+
+
+def _metric_names(histories: Sequence[pd.DataFrame]) -> list[str]:
+    """Metrics with train_/val_ columns, loss first then accuracy then the rest (train_seconds excluded)."""
+    found: list[str] = []
+    for df in histories:
+        for col in df.columns:
+            split, _, base = col.partition("_")
+            if split in ("train", "val") and base and base != "seconds" and base not in found:
+                found.append(base)
+    order = {"loss": 0, "acc": 1}
+    return sorted(found, key=lambda m: (order.get(m, 2), found.index(m)))
+
+
+def _band(histories: Sequence[pd.DataFrame], column: str) -> pd.DataFrame:
+    """Mean, std and count of `column` per epoch over seeds (seeds may have run different numbers of epochs)."""
+    parts = [df[["epoch", column]] for df in histories if column in df.columns and "epoch" in df.columns]
+    if not parts:
+        return pd.DataFrame(columns=["mean", "std", "n"])
+    stacked = pd.concat(parts).dropna()
+    stats = stacked.groupby("epoch")[column].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
+    stats["std"] = stats["std"].fillna(0.0)      # one seed at an epoch: no spread to show
+    return stats
+
+
+def _shade(color: Any, k: int, n: int) -> tuple[float, ...]:
+    """The k-th of n shades of `color`, darker to lighter, so the seeds of one variant stay recognisable."""
+    from matplotlib.colors import to_rgb
+    rgb = np.array(to_rgb(color))
+    f = -0.35 + 0.8 * k / (n - 1) if n > 1 else 0.0   # < 0 mixes in black, > 0 mixes in white
+    mixed = rgb * (1 + f) if f < 0 else rgb + (1 - rgb) * f
+    return tuple(np.clip(mixed, 0, 1))
+
+
+def _epoch_axis(ax) -> None:
+    """Whole epochs on the x axis, with room around a lone epoch (matplotlib would tick 0.96, 0.98, ...)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:
+        mid = round((lo + hi) / 2)
+        ax.set_xlim(mid - 1, mid + 1)
+
+
+def _clip_outliers(ax, values: Sequence[float]) -> None:
+    """Keep a diverging run (loss 1e26) from flattening every other curve: when the largest value is over 10× the
+    median, the y axis stops just above the largest value within 3× the median and a note says so."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if len(v) < 3:
+        return
+    med = float(np.median(np.abs(v)))
+    if med <= 0 or v.max() <= 10 * med:
+        return
+    kept = v[v <= 3 * med]
+    top = float(kept.max()) if len(kept) else 3 * med
+    lo = float(v.min())
+    pad = 0.06 * (top - lo) if top > lo else 0.1 * abs(top)
+    ax.set_ylim(lo - pad, top + pad)
+    ax.text(0.98, 0.97, f"off scale: values up to {v.max():.3g}\n(diverging run)", transform=ax.transAxes,
+            ha="right", va="top", fontsize=8, color="#d1242f",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+
+
+def _legend_below(fig, handles, labels, ncol: int) -> None:
+    fig.legend(handles, labels, loc="outside lower center", ncol=max(1, ncol), frameon=False, fontsize=9)
+
+
+# ------------------------------------------------------------------------------------------ 1. learning curves
+
+def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str | Path, *,
+                    colors: Mapping[str, Any] | None = None, title: str = "Learning curves",
+                    loss_name: str | None = None) -> Path:
+    """Every variant's per-epoch curves overlaid: one panel per metric (loss, accuracy, ...), train dashed and
+    validation solid, line = mean over seeds, band = mean ± std over seeds.
+
+    Args:
+        histories: variant -> the metrics.csv DataFrames of its runs (columns epoch, train_loss, val_acc, ...).
+    """
+    from matplotlib.lines import Line2D
+    colors = dict(colors or variant_colors(list(histories)))
+    metrics = _metric_names([df for dfs in histories.values() for df in dfs]) or ["loss"]
+    fig = _new_figure(6.0 * len(metrics), 4.8)
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    max_seeds = 1
+    for ax, metric in zip(axes, metrics):
+        plotted: list[float] = []
+        for variant, dfs in histories.items():
+            for split, style in (("train", "--"), ("val", "-")):
+                stats = _band(dfs, f"{split}_{metric}")
+                if stats.empty:
+                    continue
+                max_seeds = max(max_seeds, int(stats["n"].max()))
+                x = stats.index.to_numpy(dtype=float)
+                plotted += list(stats["mean"])
+                ax.plot(x, stats["mean"], style, color=colors[variant], lw=1.6,
+                        marker="o" if len(x) == 1 else None)
+                if stats["n"].max() > 1:
+                    ax.fill_between(x, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                                    color=colors[variant], alpha=0.15, lw=0)
+        _epoch_axis(ax)
+        _clip_outliers(ax, plotted)
+        ax.set_ylabel(metric_label(metric, loss_name))
+        ax.set_title(metric_label(metric, loss_name).split(" (")[0])
+        ax.grid(alpha=0.3)
+    band = "band = mean ± std over seeds" if max_seeds > 1 else "one seed per variant"
+    fig.suptitle(f"{title}  ({band})", fontsize=12)
+    handles = [Line2D([], [], color=colors[v], lw=2.5) for v in histories]
+    labels = list(histories)
+    handles += [Line2D([], [], color="0.3", ls="--"), Line2D([], [], color="0.3", ls="-")]
+    labels += ["train", "validation"]
+    _legend_below(fig, handles, labels, ncol=min(len(labels), 6))
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------- 2. per-variant 2×2 panel
+
+def seed_curves(variant: str, histories: Mapping[int, pd.DataFrame], path: str | Path, *,
+                color: Any = "tab:blue", status: Mapping[int, str] | None = None,
+                selected_epochs: Mapping[int, int] | None = None, loss_name: str | None = None) -> Path:
+    """One variant's runs, one line per seed: a row per metric (loss, accuracy), train left and validation right
+    (the 2×2 of the seizure write-up). Seeds whose status is not "finished" are dotted and labelled with it; a
+    star marks the epoch selected on validation.
+
+    Args:
+        histories: seed -> that run's metrics.csv as a DataFrame.
+        status: seed -> run status ("finished", "failed", "running"); missing = finished.
+    """
+    metrics = _metric_names(list(histories.values())) or ["loss"]
+    fig = _new_figure(10.0, 3.4 * len(metrics) + 0.8)
+    axes = fig.subplots(len(metrics), 2, squeeze=False)
+    seeds = list(histories)
+    selected_epochs, status = selected_epochs or {}, status or {}
+    for r, metric in enumerate(metrics):
+        for c, split in enumerate(("train", "val")):
+            ax = axes[r][c]
+            col = f"{split}_{metric}"
+            plotted: list[float] = []
+            for k, seed in enumerate(seeds):
+                df = histories[seed]
+                if col not in df.columns:
+                    continue
+                shade = _shade(color, k, len(seeds))
+                plotted += list(pd.to_numeric(df[col], errors="coerce"))
+                state = status.get(seed, "finished")
+                ax.plot(df["epoch"], df[col], "-" if state == "finished" else ":", color=shade, lw=1.6,
+                        marker="o" if len(df) == 1 else None,
+                        label=f"seed {seed}" + ("" if state == "finished" else f" ({state})"))
+                epoch = selected_epochs.get(seed)
+                if split == "val" and epoch is not None and (df["epoch"] == epoch).any():
+                    ax.plot([epoch], df.loc[df["epoch"] == epoch, col].iloc[:1], "*", color=shade, ms=11,
+                            mec="black", mew=0.6)
+            label = metric_label(col, loss_name)
+            ax.set_title(label.split(" (")[0])
+            _epoch_axis(ax)
+            _clip_outliers(ax, plotted)
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if selected_epochs:
+        from matplotlib.lines import Line2D
+        handles.append(Line2D([], [], ls="", marker="*", color="0.5", mec="black", ms=11))
+        labels.append("epoch selected on validation")
+    _legend_below(fig, handles, labels, ncol=min(len(labels), 6))
+    fig.suptitle(f"{variant}: per-seed learning curves", fontsize=12)
+    return _save(fig, path)
+
+
+# -------------------------------------------------------------------------------------- 3. confusion matrix
+
+def confusion_counts(pred: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
+    """K×K counts, rows = true class, columns = predicted class."""
+    pred, target = np.asarray(pred, dtype=np.int64), np.asarray(target, dtype=np.int64)
+    return np.bincount(target * num_classes + pred, minlength=num_classes * num_classes).reshape(num_classes,
+                                                                                                 num_classes)
+
+
+def confusion_matrix(counts: np.ndarray, class_names: Sequence[str], path: str | Path, *, title: str,
+                     runs: int = 1) -> Path:
+    """Row-normalised confusion matrix (each true class sums to 1) of `counts` summed over `runs` runs."""
+    counts = np.asarray(counts, dtype=np.float64)
+    k = counts.shape[0]
+    rows = counts.sum(axis=1, keepdims=True)
+    norm = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    side = max(5.0, 0.55 * k + 2.5)                  # inches: room for K cells and the class names
+    fig = _new_figure(side + 0.9, side)     # + room for the colour bar
+    ax = fig.subplots()
+    im = ax.imshow(norm, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(k), [str(n) for n in class_names], rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(k), [str(n) for n in class_names])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if k <= 15:                                        # beyond that the numbers no longer fit in the cells
+        for i in range(k):
+            for j in range(k):
+                if counts[i, j] == 0:              # a quiet dot, so the cells that matter stand out
+                    ax.text(j, i, "·", ha="center", va="center", fontsize=8, color="0.6")
+                    continue
+                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.55 else "black")
+    cbar = fig.colorbar(im, ax=ax, shrink=0.8)
+    cbar.set_label("fraction of the true class")
+    n = int(counts.sum())
+    acc = float(np.trace(counts) / n) if n else float("nan")
+    seeds = f"{runs} seeds" if runs != 1 else "1 seed"
+    ax.set_title(f"{title}\n{n:,} test predictions over {seeds}, accuracy {acc:.3f}", fontsize=11)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------ 4. image grid
+
+def prediction_grid(images: np.ndarray, pred: np.ndarray, target: np.ndarray, class_names: Sequence[str],
+                    path: str | Path, *, title: str, n: int = 20, seed: int = 0, columns: int = 5) -> Path:
+    """`n` test images drawn at random (generator seeded with `seed`, so every variant shows the same images)
+    with predicted and true labels; wrong predictions in red.
+
+    Args:
+        images: uint8 N×C×H×W (C = 1 or 3), the stored, unnormalised pixels.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8 or images.shape[1] not in (1, 3):
+        raise ValueError(f"prediction_grid needs uint8 N×C×H×W images with C = 1 or 3, got "
+                         f"{images.dtype} {images.shape}")
+    n = min(n, len(images))
+    idx = np.sort(np.random.default_rng(seed).choice(len(images), size=n, replace=False))
+    rows = math.ceil(n / columns)
+    fig = _new_figure(columns * 1.9, rows * 2.15 + 0.6)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    wrong = 0
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, i in zip(axes.flat, idx):
+        img = images[i].transpose(1, 2, 0)
+        ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray" if img.shape[2] == 1 else None,
+                  interpolation="nearest")
+        ok = int(pred[i]) == int(target[i])
+        wrong += not ok
+        # green right, red wrong; the bold title and thick frame carry it for colour-blind readers too
+        color = "#1a7f37" if ok else "#d1242f"
+        ax.set_title(f"pred: {class_names[int(pred[i])]}\ntrue: {class_names[int(target[i])]}",
+                     fontsize=9, color=color, fontweight="normal" if ok else "bold")
+        ax.set_axis_on()
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_edgecolor(color)
+            spine.set_linewidth(1.0 if ok else 2.5)
+    fig.suptitle(f"{title}: {n} random test images, {wrong} wrong (red)", fontsize=12)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------- 5. trade-off scatter
+
+def tradeoff_scatter(points: pd.DataFrame, path: str | Path, *, xlabel: str, ylabel: str, title: str,
+                     colors: Mapping[str, Any] | None = None, log_x: bool | None = None) -> Path:
+    """One point per variant with error bars over seeds, labelled with the variant's name.
+
+    Args:
+        points: columns variant, x, x_err, y, y_err (errors: std over seeds, 0 or NaN for none).
+        log_x: logarithmic x axis; by default when x spans more than a factor of 20.
+    """
+    points = points.dropna(subset=["x", "y"])
+    colors = dict(colors or variant_colors(list(points["variant"])))
+    fig = _new_figure(6.2, 4.5)   # inches: shown two abreast in the HTML report
+    ax = fig.subplots()
+    for row in points.itertuples(index=False):
+        xerr = None if not np.isfinite(row.x_err) or row.x_err == 0 else row.x_err
+        yerr = None if not np.isfinite(row.y_err) or row.y_err == 0 else row.y_err
+        ax.errorbar(row.x, row.y, xerr=xerr, yerr=yerr, fmt="o", ms=7, color=colors.get(row.variant, "0.3"),
+                    ecolor=colors.get(row.variant, "0.3"), elinewidth=1.4, capsize=4)
+        ax.annotate(str(row.variant), (row.x, row.y), xytext=(6, 6), textcoords="offset points", fontsize=9,
+                    color="0.15")
+    xs = points["x"].to_numpy(dtype=float)
+    if log_x is None:
+        log_x = len(xs) > 1 and xs.min() > 0 and xs.max() / xs.min() > 20
+    if log_x:
+        ax.set_xscale("log")
+    if np.nanmax(np.abs(xs), initial=0) >= 10_000:     # 62,006 params reads better as 62k, 11.2M as 11.2M
+        from matplotlib.ticker import EngFormatter
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.xaxis.set_minor_formatter(EngFormatter(sep="") if log_x else ax.xaxis.get_minor_formatter())
+    ax.margins(x=0.15, y=0.15)                      # room for the labels beside the outermost points
+    ax.set_xlabel(xlabel + (" (log scale)" if log_x else ""))
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title}\n(error bars: ± std over seeds)", fontsize=11)
+    ax.grid(alpha=0.3, which="both" if log_x else "major")
+    if points.empty:
+        ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", transform=ax.transAxes)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------ 6. metric bars
+
+def metric_bars(bars: pd.DataFrame, path: str | Path, *, ylabel: str, title: str,
+                colors: Mapping[str, Any] | None = None, baseline: str | None = None,
+                reference: Mapping[str, float] | None = None, reference_label: str = "write-up") -> Path:
+    """The report metric per variant: bar = mean over seeds, error bar = std, text = mean and n; a black dashed
+    line across the bar marks the write-up's reported value where there is one.
+
+    Args:
+        bars: columns variant, mean, std, n (rows in display order; mean NaN = no finished run).
+    """
+    from matplotlib.lines import Line2D
+    colors = dict(colors or variant_colors(list(bars["variant"])))
+    reference = dict(reference or {})
+    k = len(bars)
+    fig = _new_figure(max(6.0, 0.9 * k + 2.5), 5.2)
+    ax = fig.subplots()
+    x = np.arange(k)
+    means = bars["mean"].to_numpy(dtype=float)
+    stds = np.nan_to_num(bars["std"].to_numpy(dtype=float))
+    ok = np.isfinite(means)                        # variants without a finished run get a note, not a bar
+    ax.bar(x[ok], means[ok], yerr=stds[ok], capsize=5, width=0.65,
+           color=[colors.get(v, "0.5") for v, k in zip(bars["variant"], ok) if k], edgecolor="black",
+           linewidth=0.6, error_kw={"elinewidth": 1.3})
+    top = np.nanmax(np.concatenate([means + stds, list(reference.values()) or [0.0], [0.0]]))
+    top = top if np.isfinite(top) and top > 0 else 1.0
+    for xi, (variant, mean, std, n) in enumerate(zip(bars["variant"], means, stds, bars["n"])):
+        if not np.isfinite(mean):
+            ax.text(xi, top * 0.05, "no finished\nrun", ha="center", va="bottom", fontsize=9, color="#d1242f")
+            continue
+        ax.text(xi, mean + std + top * 0.015, f"{mean:.3f}\nn={int(n)}", ha="center", va="bottom", fontsize=8)
+    has_ref = False
+    for xi, variant in enumerate(bars["variant"]):
+        if variant in reference and reference[variant] is not None:
+            ax.plot([xi - 0.4, xi + 0.4], [reference[variant]] * 2, "--", color="black", lw=2, zorder=5)
+            has_ref = True
+    ax.set_ylim(0, top * 1.18)                      # headroom for the value labels above the error bars
+    labels = [f"{v}\n(baseline)" if v == baseline else str(v) for v in bars["variant"]]
+    ax.set_xticks(x, labels, rotation=30 if k > 5 else 0, ha="right" if k > 5 else "center",
+                  rotation_mode="anchor")
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("variant")
+    ax.set_title(f"{title}\n(bar: mean over seeds, error bar: ± std)", fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    if has_ref:
+        _legend_below(fig, [Line2D([], [], ls="--", color="black", lw=2)], [f"{reference_label} (one run)"], 1)
+    return _save(fig, path)

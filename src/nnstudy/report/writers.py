@@ -1,0 +1,770 @@
+"""A study's report from its directory alone: figures/*.png, report.md (GitHub) and report.html (one file that
+opens offline: figures embedded as data URIs, inline CSS, no external resource).
+
+    paths = build_report("studies/cifar-cnn-ablation")   # {"report.md": ..., "report.html": ..., "figures/...": ...}
+
+The report reads study.yaml and the run directories (through :mod:`nnstudy.study.results`); the only other input
+is the dataset, rebuilt from a run's config to draw test images with their predicted labels, and skipped with a note
+when it is not available. Failed, running and missing runs are listed, never hidden, so a report can be built at any
+time during a sweep.
+
+Both documents are rendered from one list of blocks (headings, paragraphs, tables, figures), so they say the same.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import sys
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence, Union
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..io import write_text
+from ..runs import RunDir
+from . import figures as F
+
+__all__ = ["build_report"]
+
+
+# -------------------------------------------------------------------------------------------- document model
+
+@dataclass
+class Code:
+    text: str
+
+
+@dataclass
+class Bold:
+    text: str
+
+
+@dataclass
+class Link:
+    text: str
+    href: str                # relative to the study directory
+
+
+Inline = Union[str, Code, Bold, Link]
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+    @property
+    def anchor(self) -> str:
+        """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
+        return re.sub(r"[^\w\- ]", "", self.text.lower()).replace(" ", "-")
+
+
+@dataclass
+class Para:
+    parts: list[Inline]
+
+
+@dataclass
+class Banner:
+    kind: str                # "warning" (loud) or "note"
+    parts: list[Inline]
+
+
+@dataclass
+class Bullets:
+    items: list[list[Inline]]
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[Inline]]
+    numeric: list[bool] = field(default_factory=list)   # right-align these columns
+
+
+@dataclass
+class Image:
+    path: Path               # the PNG on disk
+    href: str                # relative to the study directory
+    caption: str
+
+
+@dataclass
+class Gallery:
+    """Images shown side by side in HTML (one after the other in Markdown)."""
+    images: list[Image]
+
+
+@dataclass
+class CodeBlock:
+    text: str
+    lang: str = ""
+
+
+Block = Union[Heading, Para, Banner, Bullets, Table, Image, Gallery, CodeBlock]
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+
+def build_report(study_dir: str | Path, *, progress: bool = False) -> dict[str, Path]:
+    """Write figures/*.png, report.md and report.html into `study_dir`, from its study.yaml and run directories.
+
+    Returns {path relative to study_dir: absolute path} of every file written. Raises RunDirError (one line) when
+    `study_dir` is not a study directory; anything wrong with single runs is shown in the report instead.
+    """
+    from ..study.results import aggregate, collect_runs, read_study, summary_table
+
+    study_dir = Path(study_dir)
+    say: Callable[[str], None] = (lambda m: print(f"report: {m}", file=sys.stderr, flush=True)) if progress \
+        else (lambda m: None)
+    study = read_study(study_dir)
+    runs = collect_runs(study_dir)
+    agg = aggregate(runs, study)
+    ctx = _Context(study_dir, study, runs, agg, summary_table(agg, study), say)
+    ctx.load_runs()
+    written: dict[str, Path] = {}
+    figures = _make_figures(ctx)
+    for fig in figures:
+        for img in fig.images if isinstance(fig, Gallery) else [fig] if isinstance(fig, Image) else []:
+            written[img.href] = img.path
+    blocks = _document(ctx, figures)
+    md_path, html_path = study_dir / "report.md", study_dir / "report.html"
+    write_text(md_path, render_markdown(blocks))
+    mode = "" if study.get("mode", "full") == "full" else f" ({str(study['mode']).upper()} MODE)"
+    write_text(html_path, render_html(blocks, title=f"{study.get('name', study_dir.name)}{mode} — nnstudy report"))
+    written["report.md"], written["report.html"] = md_path, html_path
+    say(f"wrote {md_path} and {html_path} ({len(written) - 2} figures)")
+    return written
+
+
+# -------------------------------------------------------------------------------------------------- reading
+
+@dataclass
+class _Run:
+    variant: str
+    seed: int
+    status: str
+    path: Path
+    history: pd.DataFrame | None = None
+    summary: dict[str, Any] | None = None
+
+
+class _Context:
+    """Everything the figures and the text need, read once."""
+
+    def __init__(self, study_dir: Path, study: dict[str, Any], runs: pd.DataFrame, agg: pd.DataFrame,
+                 table: pd.DataFrame, say: Callable[[str], None]) -> None:
+        self.study_dir, self.study, self.runs, self.agg, self.table, self.say = study_dir, study, runs, agg, table, say
+        self.report = study["report"]
+        self.metric: str = self.report["metric"]
+        self.baseline: str = study["baseline"]
+        self.variants: list[str] = [v["name"] for v in study["variants"]]
+        self.colors = F.variant_colors(self.variants)
+        self.notes: list[str] = []             # figures skipped and why, shown in the report
+        self.by_variant: dict[str, list[_Run]] = {v: [] for v in self.variants}
+        self._data_cache: dict[str, Any] = {}
+
+    def load_runs(self) -> None:
+        for row in self.runs.itertuples(index=False):
+            rel = Path(str(row.run_dir))
+            run = _Run(str(row.variant), int(row.seed), str(row.status),
+                       rel if rel.is_absolute() else self.study_dir / rel)
+            if run.status == "finished":
+                try:
+                    run.summary = RunDir(run.path).summary()
+                except Exception:          # collect_runs already reported a corrupt summary as failed
+                    run.summary = None
+            run.history = _read_history(run.path / "metrics.csv")
+            self.by_variant.setdefault(run.variant, []).append(run)
+
+    def finished(self, variant: str) -> list[_Run]:
+        return [r for r in self.by_variant.get(variant, []) if r.status == "finished"]
+
+    def agg_row(self, variant: str) -> pd.Series | None:
+        hits = self.agg[self.agg["variant"].astype(str) == variant]
+        return None if hits.empty else hits.iloc[0]
+
+    def loss_name(self) -> str | None:
+        for runs in self.by_variant.values():
+            for r in runs:
+                if r.summary and r.summary.get("task") == "classification":
+                    return "cross-entropy, nats"
+        return None
+
+    def dataset(self, run: _Run) -> tuple[Any | None, str]:
+        """The run's dataset rebuilt from its config (cached per data config), or None and why not."""
+        try:
+            from ..engine.build import build_data
+            cfg = RunDir(run.path).read_config()
+            key = json.dumps(cfg.data.model_dump(), sort_keys=True, default=str)
+            if key not in self._data_cache:
+                self.say(f"rebuilding dataset {cfg.data.name} for the image grid")
+                self._data_cache[key] = build_data(cfg)
+            return self._data_cache[key], ""
+        except Exception as e:              # any failure only costs the image grid, never the report
+            return None, f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+
+
+def _read_history(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+        return None
+    return df if "epoch" in df.columns and len(df) else None
+
+
+def _read_predictions(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
+    path = RunDir(run.path).predictions_path
+    if not path.is_file():
+        return None
+    try:
+        from safetensors.numpy import load_file
+        tensors = load_file(str(path))
+    except Exception:
+        return None
+    pred, target = tensors.get("pred"), tensors.get("target")
+    if pred is None or target is None or pred.shape != target.shape or pred.ndim != 1:
+        return None
+    if not (np.issubdtype(pred.dtype, np.integer) and np.issubdtype(target.dtype, np.integer)):
+        return None                            # e.g. a forecasting run's values: no classes to confuse
+    return pred.astype(np.int64), target.astype(np.int64)
+
+
+def _slug(name: str, taken: set[str]) -> str:
+    """A file-name-safe, unique form of a variant name ('act=tanh' -> 'act-tanh')."""
+    base = re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-.") or "variant"
+    slug, k = base, 2
+    while slug in taken:
+        slug, k = f"{base}-{k}", k + 1
+    taken.add(slug)
+    return slug
+
+
+# -------------------------------------------------------------------------------------------------- figures
+
+def _make_figures(ctx: _Context) -> list[Block]:
+    """Draw every figure; return the blocks of the report's figure section (images, sub-headings, notes)."""
+    fig_dir = ctx.study_dir / "figures"
+    out: list[Block] = []
+    metric_label = F.metric_label(ctx.metric)
+    loss_name = ctx.loss_name()
+
+    def image(name: str, draw: Callable[[Path], Path], caption: str, into: list[Block] = out) -> None:
+        path = fig_dir / f"{name}.png"
+        ctx.say(f"figure {path.name}")
+        try:
+            draw(path)
+        except Exception as e:              # one broken figure must not cost the whole report
+            ctx.notes.append(f"{path.name} was not drawn: {type(e).__name__}: {e}")
+            into.append(Para([f"{path.name}: not drawn ({type(e).__name__}: {e})."]))
+            return
+        into.append(Image(path, f"figures/{path.name}", caption))
+
+    # -- study-level figures -------------------------------------------------------------------------------------
+    bars = pd.DataFrame({
+        "variant": ctx.variants,
+        "mean": [_agg(ctx, v, f"{ctx.metric}_mean") for v in ctx.variants],
+        "std": [_agg(ctx, v, f"{ctx.metric}_std") for v in ctx.variants],
+        "n": [_agg(ctx, v, "n", 0) for v in ctx.variants]})
+    reference = {v: (ctx.report["reference"].get(v) or {}).get(ctx.metric) for v in ctx.variants}
+    reference = {v: x for v, x in reference.items() if x is not None}
+    better = "higher is better" if ctx.report["mode"] == "max" else "lower is better"
+    out.append(Heading(3, "Overview"))
+    image("metric_bars", lambda p: F.metric_bars(
+        bars, p, ylabel=metric_label, title=f"{metric_label.split(' (')[0]} per variant ({better})",
+        colors=ctx.colors, baseline=ctx.baseline, reference=reference),
+        f"{metric_label} per variant: mean ± std over seeds"
+        + ("; dashed black lines: the write-up's reported value (one run)" if reference else "") + ".")
+
+    histories = {v: [r.history for r in ctx.finished(v) if r.history is not None] for v in ctx.variants}
+    histories = {v: h for v, h in histories.items() if h}
+    if histories:
+        image("learning_curves", lambda p: F.learning_curves(histories, p, colors=ctx.colors, loss_name=loss_name,
+                                                              title="Learning curves of every variant"),
+              "Per-epoch learning curves of every variant (finished runs): train dashed, validation solid; "
+              "line = mean over seeds, band = mean ± std.")
+    else:
+        ctx.notes.append("learning curves: no finished run has a metrics.csv yet")
+
+    pair: list[Block] = []
+    for key, xlabel, stem, what in (("params", "trainable parameters", "tradeoff_params", "model size"),
+                                    ("train_seconds", "training time per run (s, wall clock)", "tradeoff_time",
+                                     "training time")):
+        points = pd.DataFrame({
+            "variant": ctx.variants,
+            "x": [_agg(ctx, v, f"{key}_mean") for v in ctx.variants],
+            "x_err": [_agg(ctx, v, f"{key}_std") for v in ctx.variants],
+            "y": bars["mean"], "y_err": bars["std"]})
+        if points[["x", "y"]].notna().all(axis=1).any():
+            image(stem, lambda p, pts=points, xl=xlabel, w=what: F.tradeoff_scatter(
+                pts, p, xlabel=xl, ylabel=metric_label, colors=ctx.colors,
+                title=f"{metric_label.split(' (')[0]} vs {w}"),
+                f"{metric_label} against {xlabel}, one point per variant (error bars: ± std over seeds).", pair)
+        else:
+            ctx.notes.append(f"{stem}.png: no finished run reports {key}")
+    images = [b for b in pair if isinstance(b, Image)]
+    out += [Gallery(images)] if images else []
+    out += [b for b in pair if not isinstance(b, Image)]
+
+    # -- per-variant figures -------------------------------------------------------------------------------------
+    taken: set[str] = set()
+    grid_reason: str | None = None
+    for variant in ctx.variants:
+        slug = _slug(variant, taken)
+        runs = ctx.by_variant.get(variant, [])
+        with_history = {r.seed: r.history for r in runs if r.history is not None}
+        out.append(Heading(3, f"Variant {variant}"))
+        if not with_history:
+            out.append(Para([f"No run of {variant} has recorded an epoch yet."]))
+            continue
+        status = {r.seed: r.status for r in runs}
+        selected = {r.seed: int(r.summary["selected_epoch"]) for r in runs
+                    if r.summary and r.summary.get("selected_epoch") is not None}
+        image(f"curves_{slug}", lambda p, v=variant, h=with_history, s=status, e=selected: F.seed_curves(
+            v, h, p, color=ctx.colors[v], status=s, selected_epochs=e, loss_name=loss_name),
+            f"{variant}: learning curves, one line per seed (dotted: unfinished runs; star: the epoch selected "
+            f"on validation, whose weights give the test metrics).")
+
+        preds = [(r, _read_predictions(r)) for r in ctx.finished(variant)]
+        preds = [(r, p) for r, p in preds if p is not None]
+        if not preds:
+            continue
+        first = preds[0][0]
+        data, why = ctx.dataset(first)
+        info = getattr(data, "info", None)
+        k = max(int(max(p.max(), t.max())) + 1 for _, (p, t) in preds)
+        names = list(info.class_names) if info is not None and info.class_names else None
+        if names is None or len(names) < k:
+            num = getattr(info, "num_classes", None) or k
+            names = [str(i) for i in range(max(num, k))]
+        counts = sum(F.confusion_counts(p, t, len(names)) for _, (p, t) in preds)
+        image(f"confusion_{slug}", lambda p, v=variant, c=counts, n=len(preds): F.confusion_matrix(
+            c, names, p, title=f"{v}: normalised confusion matrix", runs=n),
+            f"{variant}: confusion matrix of the test predictions summed over {len(preds)} seed(s); each row (true "
+            f"class) sums to 1.")
+
+        pred, target = preds[0][1]
+        if data is None:
+            grid_reason = grid_reason or f"the dataset could not be rebuilt from the runs' config ({why})"
+            continue
+        inputs = data.test.inputs
+        if inputs.ndim != 4 or str(inputs.dtype) != "torch.uint8":
+            grid_reason = grid_reason or f"the dataset's inputs are not images ({tuple(inputs.shape)[1:]}, " \
+                                         f"{str(inputs.dtype).removeprefix('torch.')})"
+            continue
+        if len(data.test) != len(target) or not np.array_equal(data.test.targets.numpy(), target):
+            ctx.notes.append(f"{variant}: test images not shown, the rebuilt test split does not match the run's "
+                             f"predictions ({len(data.test)} vs {len(target)} samples)")
+            continue
+        image(f"predictions_{slug}", lambda p, v=variant, s=first.seed: F.prediction_grid(
+            inputs.numpy(), pred, target, names, p, title=f"{v} (seed {s})", seed=0),
+            f"{variant}: 20 random test images (the same for every variant) with the predicted and true class of "
+            f"seed {first.seed}'s model; wrong predictions in red.")
+    if grid_reason:
+        ctx.notes.append(f"test-image grids not drawn: {grid_reason}")
+    return out
+
+
+def _agg(ctx: _Context, variant: str, column: str, default: Any = float("nan")) -> Any:
+    row = ctx.agg_row(variant)
+    if row is None or column not in row.index or pd.isna(row[column]):
+        return default
+    return row[column]
+
+
+# ------------------------------------------------------------------------------------------------- the text
+
+def _document(ctx: _Context, figure_blocks: list[Block]) -> list[Block]:
+    study, report, metric = ctx.study, ctx.report, ctx.metric
+    name = str(study.get("name") or ctx.study_dir.name)
+    mode = str(study.get("mode") or "full")
+    counts = Counter(str(s) for s in ctx.runs["status"])
+    total = len(ctx.runs)
+    blocks: list[Block] = [Heading(1, f"Study: {name}" + ("" if mode == "full" else f" ({mode.upper()} MODE)"))]
+    blocks.append(Para([Bold("Mode: "), Code(mode), f" · {len(ctx.variants)} variants × {len(study['seeds'])} "
+                        f"seeds = {total} runs · {counts.get('finished', 0)} finished · baseline ",
+                        Code(ctx.baseline), f" · report metric ", Code(metric),
+                        f" ({'higher' if report['mode'] == 'max' else 'lower'} is better) · built "
+                        f"{time.strftime('%Y-%m-%d %H:%M %Z')}"]))
+    if mode != "full":
+        blocks.append(Banner("warning", [Bold(f"{mode.upper()} MODE."), " These runs use a shortened protocol "
+                                         "(fewer epochs and/or less data) to check that the study works end to end. "
+                                         "Their numbers are not comparable with the write-up's; run the full mode "
+                                         "for results."]))
+    unfinished = {s: c for s, c in counts.items() if s != "finished"}
+    if unfinished:
+        blocks.append(Banner("warning", [Bold("Partial study: "), f"{counts.get('finished', 0)} of {total} runs "
+                                         "finished (" + ", ".join(f"{c} {s}" for s, c in sorted(unfinished.items()))
+                                         + "). Means, verdicts and figures use the finished runs only; see ",
+                                         Link("Failed and unfinished runs", "#failed-and-unfinished-runs"), "."]))
+    if study.get("description"):
+        blocks += [Para([line]) for line in str(study["description"]).strip().split("\n\n")]
+    if report.get("notes"):
+        blocks.append(Banner("note", [str(report["notes"])]))
+
+    sections: list[tuple[str, list[Block]]] = [
+        ("Results", _results_section(ctx)),
+        ("Compared with the write-up", _reference_section(ctx)),
+        ("Figures", _figures_section(ctx, figure_blocks)),
+        ("Runs", _runs_section(ctx)),
+        ("Failed and unfinished runs", _failed_section(ctx)),
+        ("Study definition", _definition_section(ctx)),
+        ("Environment", _environment_section(ctx)),
+        ("Rebuild this report", _rebuild_section(ctx)),
+    ]
+    sections = [(t, b) for t, b in sections if b]
+    blocks.append(Bullets([[Link(t, "#" + Heading(2, t).anchor)] for t, _ in sections]))
+    for title, body in sections:
+        blocks.append(Heading(2, title))
+        blocks += body
+    return blocks
+
+
+def _results_section(ctx: _Context) -> list[Block]:
+    from ..study.results import TEST_DESCRIPTION
+    table = ctx.table
+    header = [str(c) for c in table.columns]
+    rows = [[str(v) for v in row] for row in table.itertuples(index=False)]
+    numeric = [c not in ("variant", "verdict") for c in header]
+    return [
+        Para([f"Mean ± std over finished seeds (std with ddof = 1; a single seed shows its value alone). params: "
+              f"trainable parameters; MACs: multiply-accumulates per sample, forward pass (FLOPs = 2 × MACs); train s "
+              f"/ eval s: wall-clock seconds per run. Test metrics come from the weights of the epoch selected on "
+              f"validation."]),
+        Table(header, rows, numeric),
+        Para([Bold("Significance: "), f"each variant against the baseline ", Code(ctx.baseline), f" on ",
+              Code(ctx.metric), f": {TEST_DESCRIPTION}. diff = variant − baseline."]),
+    ] + _result_files(ctx)
+
+
+def _result_files(ctx: _Context) -> list[Block]:
+    files = [n for n in ("results.csv", "results.parquet", "summary.csv", "summary.parquet")
+             if (ctx.study_dir / n).is_file()]
+    if not files:
+        return []
+    parts: list[Inline] = ["Tables for pandas: "]
+    for i, n in enumerate(files):
+        parts += ([", "] if i else []) + [Link(n, n)]
+    return [Para(parts + [" (one row per run / per variant)."])]
+
+
+def _reference_section(ctx: _Context) -> list[Block]:
+    reference = ctx.report.get("reference") or {}
+    rows = []
+    for variant in [v for v in ctx.variants if v in reference] + [v for v in reference if v not in ctx.variants]:
+        for metric, value in (reference.get(variant) or {}).items():
+            mean, std = _agg(ctx, variant, f"{metric}_mean"), _agg(ctx, variant, f"{metric}_std")
+            n = int(_agg(ctx, variant, "n", 0))
+            rows.append([variant, metric, _num(value), _mean_std(mean, std), str(n),
+                         "—" if pd.isna(mean) or value is None else f"{mean - float(value):+.4g}"])
+    if not rows:
+        return []
+    source = ctx.report.get("reference_source") or "not given"
+    return [Para(["The numbers the write-up reports (one run each) beside ours (mean ± std over n seeds). "
+                  "Source: ", str(source)]),
+            Table(["variant", "metric", "write-up", "nnstudy", "n", "nnstudy − write-up"], rows,
+                  [False, False, True, True, True, True])]
+
+
+def _figures_section(ctx: _Context, figure_blocks: list[Block]) -> list[Block]:
+    blocks = list(figure_blocks)
+    if ctx.notes:
+        blocks += [Heading(3, "Figures not drawn"), Bullets([[n] for n in ctx.notes])]
+    return blocks
+
+
+def _runs_section(ctx: _Context) -> list[Block]:
+    runs = ctx.runs
+    metrics = [m for m in ctx.report["metrics"] if m in runs.columns]
+    header = ["variant", "seed", "status", *metrics, "params", "MACs", "train s", "eval s", "selected epoch",
+              "run directory"]
+    decimals = {m: _decimals(runs[m]) for m in metrics}
+    rows = []
+    for r in runs.itertuples(index=False):
+        d = r._asdict()
+        rel = str(d["run_dir"])
+        where: Inline = Link(rel, rel.rstrip("/") + "/") if (ctx.study_dir / rel).is_dir() else rel
+        rows.append([str(d["variant"]), str(d["seed"]), str(d["status"]),
+                     *[_num(d.get(m), decimals[m]) for m in metrics],
+                     _int(d.get("params")), _int(d.get("macs")), _num(d.get("train_seconds"), 1),
+                     _num(d.get("eval_seconds"), 2), _int(d.get("selected_epoch")), where])
+    numeric = [False, True, False, *[True] * len(metrics), True, True, True, True, True, False]
+    return [Para(["One row per (variant, seed). Metrics of the epoch selected on validation; test metrics "
+                  "measured once, at the end of the run."]),
+            Table(header, rows, numeric)]
+
+
+_CAUSES = {"running": "no summary.json yet: still running, or killed (continue it with --resume)",
+           "missing": "not started"}
+
+
+def _failed_section(ctx: _Context) -> list[Block]:
+    bad = ctx.runs[ctx.runs["status"] != "finished"]
+    if bad.empty:
+        return [Para(["None: every run finished."])]
+    rows = []
+    for r in bad.itertuples(index=False):
+        error = str(r.error) if not pd.isna(r.error) and str(r.error) else ""
+        cause: Inline = Code(" ".join(error.split())) if error else _CAUSES.get(str(r.status), str(r.status))
+        rows.append([str(r.variant), str(r.seed), str(r.status), cause])
+    return [Table(["variant", "seed", "status", "cause"], rows, [False, True, False, False])]
+
+
+def _definition_section(ctx: _Context) -> list[Block]:
+    study = ctx.study
+    rows = []
+    for v in study["variants"]:
+        overrides = v.get("overrides") or {}
+        text = ", ".join(f"{k}={_yaml_inline(x)}" for k, x in overrides.items()) or "(the base config)"
+        rows.append([str(v["name"]) + (" (baseline)" if v["name"] == ctx.baseline else ""), Code(text)])
+    blocks: list[Block] = [
+        Para([f"Seeds: {', '.join(str(s) for s in study['seeds'])}. Each variant is the base config with its "
+              f"overrides (dotted keys)."]),
+        Table(["variant", "overrides"], rows, [False, False]),
+    ]
+    if study.get("base"):
+        blocks += [Para(["Base run config:"]),
+                   CodeBlock(yaml.safe_dump(study["base"], sort_keys=False, default_flow_style=False).strip(),
+                             "yaml")]
+    return blocks
+
+
+_ENV_KEYS = [("nnstudy", "nnstudy"), ("git_commit", "git commit"), ("python", "Python"), ("torch", "PyTorch"),
+             ("numpy", "NumPy"), ("platform", "platform"), ("cpu", "CPU"), ("cpu_count", "CPU cores"),
+             ("torch_threads", "torch threads per run"), ("device", "device"), ("gpu", "GPU"), ("cuda", "CUDA")]
+
+
+def _environment_section(ctx: _Context) -> list[Block]:
+    summaries = [r.summary for runs in ctx.by_variant.values() for r in runs if r.summary]
+    envs = [s.get("environment") or {} for s in summaries]
+    if not any(envs):
+        return [Para(["No finished run yet: the environment is recorded in each run's summary.json."])]
+    env = next(e for e in envs if e)
+    rows = []
+    for key, label in _ENV_KEYS:
+        if env.get(key) is None:
+            continue
+        value = str(env[key])
+        if key == "git_commit" and env.get("git_dirty"):
+            value += " (with uncommitted changes)"
+        rows.append([label, Code(value)])
+    data = next((s.get("data") for s in summaries if s.get("data")), None)
+    if data:
+        rows.append(["data", f"train {data.get('train', '?')} / validation {data.get('val', '?')} / test "
+                             f"{data.get('test', '?')} samples; {data.get('source', '')}"])
+    blocks: list[Block] = [Para(["As recorded by the runs (first finished run shown):"]),
+                           Table(["item", "value"], rows, [False, False])]
+    machines = Counter((e.get("cpu"), e.get("gpu"), e.get("device"), e.get("torch_threads"), e.get("torch"))
+                       for e in envs if e)
+    if len(machines) > 1:
+        blocks += [Para(["The runs did not all run in the same environment, so timings are not directly "
+                         "comparable:"]),
+                   Table(["CPU", "GPU", "device", "torch threads", "PyTorch", "runs"],
+                         [[*(str(x) if x is not None else "—" for x in k), str(n)] for k, n in machines.items()],
+                         [False, False, False, True, False, True])]
+    return blocks
+
+
+def _rebuild_section(ctx: _Context) -> list[Block]:
+    where = str(ctx.study_dir.resolve())
+    return [Para(["This report is built from study.yaml and the run directories alone; rebuild it with:"]),
+            CodeBlock(f"nnstudy report {_shell_quote(where)}    # or, inside the study directory: nnstudy report .",
+                      "sh")]
+
+
+# -------------------------------------------------------------------------------------------------- helpers
+
+def _num(value: Any, decimals: int = 3) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    try:
+        return f"{float(value):.{decimals}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _decimals(values: pd.Series) -> int:
+    """Decimals that show a column's values to about 3-4 significant digits: 0.593 → 3, 45.6 → 2, 1243 → 0."""
+    v = pd.to_numeric(values, errors="coerce").abs().dropna()
+    v = v[v > 0]
+    if v.empty:
+        return 3
+    top = float(v.max())
+    return 4 if top < 0.01 else 3 if top < 10 else 2 if top < 100 else 1 if top < 1000 else 0
+
+
+def _int(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    return f"{int(value):,}"
+
+
+def _mean_std(mean: Any, std: Any) -> str:
+    if pd.isna(mean):
+        return "—"
+    return f"{mean:.4g}" if pd.isna(std) else f"{mean:.4g} ± {std:.2g}"
+
+
+def _yaml_inline(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def _shell_quote(text: str) -> str:
+    return text if re.fullmatch(r"[\w./=,+-]+", text) else "'" + text.replace("'", "'\\''") + "'"
+
+
+# ---------------------------------------------------------------------------------------------- markdown
+
+def _md_escape(text: str) -> str:
+    """Plain text safe in GitHub Markdown: no accidental emphasis, links, HTML or table breaks."""
+    text = text.replace("\\", "\\\\")
+    text = re.sub(r"([`*\[\]|#])", r"\\\1", text)
+    # a run of _ inside a word (conv_layers, base__s0) is literal on GitHub; elsewhere it could start emphasis
+    text = re.sub(r"(?<![A-Za-z0-9])_+|_+(?![A-Za-z0-9])", lambda m: m.group().replace("_", "\\_"), text)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_href(href: str) -> str:
+    return href if href.startswith("#") else urllib.parse.quote(href, safe="/#.-_~")
+
+
+def _md_inline(parts: Iterable[Inline], in_table: bool = False) -> str:
+    out = []
+    for p in parts:
+        if isinstance(p, Code):
+            # GitHub splits table cells on | even inside code spans
+            text = p.text.replace("|", "\\|") if in_table else p.text
+            fence = "``" if "`" in text else "`"
+            out.append(f"{fence}{' ' if fence == '``' else ''}{text}{' ' if fence == '``' else ''}{fence}")
+        elif isinstance(p, Bold):
+            out.append(f"**{_md_escape(p.text.strip())}**" + (" " if p.text.endswith(" ") else ""))
+        elif isinstance(p, Link):
+            out.append(f"[{_md_escape(p.text)}]({_md_href(p.href)})")
+        else:
+            out.append(_md_escape(str(p)))
+    return "".join(out).replace("\n", " ")
+
+
+def render_markdown(blocks: Sequence[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append(f"{'#' * b.level} {_md_escape(b.text)}")
+        elif isinstance(b, Para):
+            out.append(_md_inline(b.parts))
+        elif isinstance(b, Banner):
+            out.append(f"> [!{'WARNING' if b.kind == 'warning' else 'NOTE'}]\n> {_md_inline(b.parts)}")
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {_md_inline(item)}" for item in b.items))
+        elif isinstance(b, Table):
+            numeric = b.numeric or [False] * len(b.header)
+            lines = ["| " + " | ".join(_md_escape(h) or " " for h in b.header) + " |",
+                     "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
+            lines += ["| " + " | ".join(_md_inline([c], in_table=True) for c in row) + " |" for row in b.rows]
+            out.append("\n".join(lines))
+        elif isinstance(b, (Image, Gallery)):
+            out += [f"![{_md_escape(i.caption)}]({_md_href(i.href)})\n\n*{_md_escape(i.caption)}*"
+                    for i in (b.images if isinstance(b, Gallery) else [b])]
+        elif isinstance(b, CodeBlock):
+            fence = "````" if "```" in b.text else "```"
+            out.append(f"{fence}{b.lang}\n{b.text}\n{fence}")
+    return "\n\n".join(out) + "\n"
+
+
+# -------------------------------------------------------------------------------------------------- html
+
+_CSS = """
+body { font: 15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2328; margin: 0;
+       background: #f6f8fa; }
+main { max-width: 1320px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
+h1 { font-size: 28px; border-bottom: 1px solid #d0d7de; padding-bottom: 8px; }
+h2 { font-size: 22px; border-bottom: 1px solid #d0d7de; padding-bottom: 6px; margin-top: 36px; }
+h3 { font-size: 17px; margin-top: 26px; }
+code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+code { background: #eff1f3; padding: 1px 5px; border-radius: 4px; }
+pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 12px; border-radius: 6px; overflow-x: auto; }
+pre code { background: none; padding: 0; }
+.scroll { overflow-x: auto; margin: 12px 0; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { border: 1px solid #d0d7de; padding: 5px 9px; vertical-align: top; }
+th { background: #f6f8fa; text-align: left; }
+tr:nth-child(even) td { background: #fafbfc; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.text { min-width: 6em; max-width: 34em; }
+.banner { border-radius: 6px; padding: 10px 14px; margin: 14px 0; }
+.banner.warning { background: #fff1e5; border: 2px solid #d1242f; color: #6e1b10; font-size: 16px; }
+.banner.note { background: #ddf4ff; border: 1px solid #54aeff; }
+figure { margin: 16px 0 28px; }
+figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; border-radius: 4px; }
+figcaption { color: #59636e; font-size: 13px; margin-top: 4px; }
+a { color: #0969da; }
+nav ul { columns: 2; }
+.gallery { display: flex; flex-wrap: wrap; gap: 0 24px; }
+.gallery figure { flex: 1 1 560px; max-width: calc(50% - 12px); min-width: 420px; }
+"""
+
+
+def _html_inline(parts: Iterable[Inline]) -> str:
+    out = []
+    for p in parts:
+        if isinstance(p, Code):
+            out.append(f"<code>{html.escape(p.text)}</code>")
+        elif isinstance(p, Bold):
+            out.append(f"<strong>{html.escape(p.text)}</strong>")
+        elif isinstance(p, Link):
+            out.append(f'<a href="{html.escape(_md_href(p.href), quote=True)}">{html.escape(p.text)}</a>')
+        else:
+            out.append(html.escape(str(p)))
+    return "".join(out)
+
+
+def _html_figure(img: Image) -> str:
+    return (f'<figure><img src="{_data_uri(img.path)}" alt="{html.escape(img.caption, quote=True)}">'
+            f"<figcaption>{html.escape(img.caption)}</figcaption></figure>")
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(blocks: Sequence[Block], title: str) -> str:
+    body: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            body.append(f'<h{b.level} id="{html.escape(b.anchor, quote=True)}">{html.escape(b.text)}</h{b.level}>')
+        elif isinstance(b, Para):
+            body.append(f"<p>{_html_inline(b.parts)}</p>")
+        elif isinstance(b, Banner):
+            body.append(f'<div class="banner {b.kind}">{"⚠ " if b.kind == "warning" else ""}'
+                        f"{_html_inline(b.parts)}</div>")
+        elif isinstance(b, Bullets):
+            items = "".join(f"<li>{_html_inline(i)}</li>" for i in b.items)
+            body.append(f"<nav><ul>{items}</ul></nav>" if all(isinstance(i[0], Link) and i[0].href.startswith("#")
+                                                              for i in b.items if i) else f"<ul>{items}</ul>")
+        elif isinstance(b, Table):
+            numeric = b.numeric or [False] * len(b.header)
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
+            rows = "".join("<tr>" + "".join(f'<td class="{"num" if n else "text"}">{_html_inline([c])}</td>'
+                                            for c, n in zip(row, numeric)) + "</tr>" for row in b.rows)
+            body.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>'
+                        f"</table></div>")
+        elif isinstance(b, Image):
+            body.append(_html_figure(b))
+        elif isinstance(b, Gallery):
+            body.append('<div class="gallery">' + "".join(_html_figure(i) for i in b.images) + "</div>")
+        elif isinstance(b, CodeBlock):
+            body.append(f"<pre><code>{html.escape(b.text)}</code></pre>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+            + "\n".join(body) + "\n</main>\n</body>\n</html>\n")

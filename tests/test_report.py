@@ -1,0 +1,160 @@
+"""The study report: a synthetic study directory (no training) -> report.md, report.html and every figure."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from nnstudy.config import dump_yaml, load_config
+from nnstudy.data import build_dataset
+from nnstudy.report import build_report
+
+DESCRIPTION = "Synthetic study for the report tests. <script>alert('x')</script> & friends"
+FAILED_ERROR = "training loss is nan at epoch 2, step 14 (try a lower optim.lr)"
+EPOCHS = 3
+
+
+def _write_run(run_dir: Path, seed: int, act: str, acc: float, targets: torch.Tensor) -> None:
+    """A finished run directory as the engine writes it: config, per-epoch metrics, summary, predictions."""
+    run_dir.mkdir(parents=True)
+    cfg = load_config("tutorial_cnn", ["data.name=cifar10-sample", f"model.act={act}", f"train.seed={seed}",
+                                       f"train.epochs={EPOCHS}"])
+    (run_dir / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+    rng = np.random.default_rng(seed)
+    rows = ["epoch,lr,train_loss,train_acc,val_loss,val_acc,train_seconds"]
+    for e in range(1, EPOCHS + 1):
+        f = e / EPOCHS
+        rows.append(f"{e},0.001,{2.3 - 0.8 * f + rng.normal(0, .02):.4f},{0.1 + (acc + .05) * f:.4f},"
+                    f"{2.3 - 0.6 * f + rng.normal(0, .02):.4f},{0.1 + (acc - .1) * f + rng.normal(0, .01):.4f},"
+                    f"{2.0 * e:.3f}")
+    (run_dir / "metrics.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    # predictions: right with probability `acc`, else a random class
+    g = torch.Generator().manual_seed(seed)
+    wrong = torch.rand(len(targets), generator=g) > acc
+    pred = torch.where(wrong, torch.randint(0, 10, (len(targets),), generator=g), targets)
+    save_file({"pred": pred.to(torch.int64).contiguous(), "target": targets.to(torch.int64).contiguous()},
+              str(run_dir / "predictions.safetensors"))
+    test_acc = float((pred == targets).float().mean())
+    summary = {
+        "status": "finished", "name": run_dir.name, "model": "tutorial_cnn", "dataset": "cifar10-sample",
+        "task": "classification", "seed": seed, "selected_epoch": EPOCHS, "selected_by": "val_acc",
+        "metrics": {"train_loss": 1.5, "train_acc": acc + 0.05, "val_loss": 1.7, "val_acc": acc - 0.1,
+                    "test_loss": 1.6, "test_acc": test_acc},
+        "params": 62006,
+        "compute": {"params": 62006, "macs": 651720, "flops": 1303440, "detailed": 1314676,
+                    "per": "sample, forward pass"},
+        "time": {"train_seconds": 6.0 + seed, "eval_seconds": 0.2, "test_seconds": 0.08,
+                 "train_samples_per_second": 900.0},
+        "memory": {"peak_rss_mb": 391.8},
+        "data": {"train": 1800, "val": 200, "test": 500, "source": "bundled sample cifar10-sample.npz"},
+        "attempts": 1,
+        "environment": {"python": "3.11.7", "torch": "2.13.0+cpu", "numpy": "2.4.6", "nnstudy": "0.1.0",
+                        "cpu": "Test CPU", "cpu_count": 4, "torch_threads": 2, "device": "cpu"},
+        "finished_at": "2026-01-01T00:00:00+0000",
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    """2 variants × 2 finished seeds, plus a third variant with one failed and one missing run; QUICK mode."""
+    root = tmp_path_factory.mktemp("study")
+    study = {
+        "name": "toy-cnn-study", "description": DESCRIPTION, "mode": "quick",
+        "base": {"model": {"name": "tutorial_cnn"}, "data": {"name": "cifar10-sample"}},
+        "seeds": [0, 1], "baseline": "base",
+        "variants": [{"name": "base", "overrides": {}},
+                     {"name": "act=tanh", "overrides": {"model.act": "tanh"}},
+                     {"name": "lr=10", "overrides": {"optim.lr": 10}}],
+        "report": {"metric": "test_acc", "mode": "max", "metrics": ["test_acc", "test_loss", "val_acc"],
+                   "reference": {"base": {"test_acc": 0.593}, "act=tanh": {"test_acc": 0.650}},
+                   "reference_source": "write-up 003, §2.2 Table 3"},
+    }
+    (root / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    targets = build_dataset("cifar10-sample").test.targets
+    assert len(targets) == 500
+    for variant, act, acc in (("base", "relu", 0.55), ("act=tanh", "tanh", 0.62)):
+        for seed in (0, 1):
+            _write_run(root / "runs" / f"{variant}__s{seed}", seed, act, acc + 0.02 * seed, targets)
+    failed = root / "runs" / "lr=10__s0"
+    failed.mkdir(parents=True)
+    (failed / "config.yaml").write_text(dump_yaml(load_config(
+        "tutorial_cnn", ["data.name=cifar10-sample", "optim.lr=10"])), encoding="utf-8")
+    (failed / "metrics.csv").write_text("epoch,lr,train_loss,train_acc,val_loss,val_acc,train_seconds\n"
+                                        "1,10,9.5,0.1,12.0,0.1,2.0\n", encoding="utf-8")
+    (failed / "summary.json").write_text(json.dumps({"status": "failed", "name": failed.name,
+                                                     "error": FAILED_ERROR, "attempts": 1}), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(study_dir) -> dict[str, Path]:
+    return build_report(study_dir)
+
+
+def test_writes_report_files_and_every_figure(study_dir, built):
+    assert built["report.md"] == study_dir / "report.md" and built["report.md"].is_file()
+    assert built["report.html"].is_file()
+    pngs = sorted(p.name for p in (study_dir / "figures").glob("*.png"))
+    expected = {"metric_bars.png", "learning_curves.png", "tradeoff_params.png", "tradeoff_time.png",
+                *(f"{kind}_{slug}.png" for kind in ("curves", "confusion", "predictions")
+                  for slug in ("base", "act-tanh")), "curves_lr-10.png"}
+    assert expected <= set(pngs)
+    assert {k for k in built if k.startswith("figures/")} == {f"figures/{p}" for p in pngs}
+    for p in pngs:
+        assert (study_dir / "figures" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(study_dir.rglob("*.tmp"))      # atomic writes leave nothing behind
+
+
+def test_html_is_self_contained_and_escaped(study_dir, built):
+    text = built["report.html"].read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", text, re.I)
+    assert "<link" not in text and "@import" not in text
+    pngs = sorted((study_dir / "figures").glob("*.png"))
+    assert text.count('src="data:image/png;base64,') == len(pngs)
+    assert "<script" not in text.lower()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; friends" in text
+    assert "QUICK MODE" in text
+    assert FAILED_ERROR in text
+
+
+def test_markdown_links_every_figure_and_lists_failures(study_dir, built):
+    md = built["report.md"].read_text(encoding="utf-8")
+    for png in (study_dir / "figures").glob("*.png"):
+        assert f"](figures/{png.name})" in md, png.name
+    assert "QUICK MODE" in md
+    assert FAILED_ERROR in md
+    assert "<script>" not in md
+    assert "| lr=10 | 1 | missing |" in md                  # the run that never started is listed too
+    assert "0.593" in md and "write-up 003" in md              # the write-up's numbers and their source
+    assert "Welch" in md                                       # the test used
+    assert "nnstudy report " in md
+    assert "Test CPU" in md and "2.13.0+cpu" in md             # the environment of the runs
+
+
+def test_report_without_the_dataset_skips_the_image_grid(study_dir, tmp_path, monkeypatch):
+    """A run whose dataset cannot be rebuilt still gets a report; the grid is replaced by a note."""
+    copy = tmp_path / "study"
+    copy.mkdir()
+    (copy / "study.yaml").write_bytes((study_dir / "study.yaml").read_bytes())
+    for run in (study_dir / "runs").iterdir():
+        dst = copy / "runs" / run.name
+        dst.mkdir(parents=True)
+        for f in run.iterdir():
+            dst.joinpath(f.name).write_bytes(f.read_bytes())
+        if (dst / "config.yaml").is_file():    # the full CIFAR-10, absent from this empty data root
+            cfg = yaml.safe_load((dst / "config.yaml").read_text())
+            cfg["data"] = {"name": "cifar10"}
+            (dst / "config.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "empty-data-root"))
+    built = build_report(copy)
+    assert not any("predictions_" in k for k in built)
+    assert any("confusion_" in k for k in built)               # class names fall back to ids, figure still drawn
+    md = built["report.md"].read_text(encoding="utf-8")
+    assert "test-image grids not drawn" in md
