@@ -275,6 +275,11 @@ def _print_study(study_dir: Path) -> None:
     from .study.results import TEST_DESCRIPTION, aggregate, collect_runs, read_study, summary_table
     study = read_study(study_dir)
     frame = summary_table(aggregate(collect_runs(study_dir), study), study)
+    metric = study["report"]["metric"]
+    # the terminal gets the verdict columns; report.md / report.html have every metric
+    keep = ["variant", "n", metric, f"{metric} (write-up)", f"diff {metric} [95% CI]", "p", "verdict", "params",
+            "train s"]
+    frame = frame[[c for c in keep if c in frame.columns]]
     mode = "" if study.get("mode", "full") == "full" else f" — {study['mode'].upper()} MODE"
     table = Table(title=f"{study['name']}{mode}: mean ± std over seeds; verdicts vs {study['baseline']!r} "
                         f"on {study['report']['metric']} ({TEST_DESCRIPTION})", title_justify="left")
