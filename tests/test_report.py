@@ -158,3 +158,19 @@ def test_report_without_the_dataset_skips_the_image_grid(study_dir, tmp_path, mo
     assert any("confusion_" in k for k in built)               # class names fall back to ids, figure still drawn
     md = built["report.md"].read_text(encoding="utf-8")
     assert "test-image grids not drawn" in md
+
+
+def test_step_curves_when_runs_log_every_n_steps(tmp_path):
+    """Runs trained with train.eval_every_steps get a 'validation every N steps' figure."""
+    import yaml
+
+    from nnstudy.report import build_report
+    from nnstudy.study import load_study_spec, run_study
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "st", "seeds": [0], "base": {
+        "model": {"name": "mlp2"}, "data": {"name": "cifar10-sample", "subset": 200},
+        "train": {"epochs": 2, "batch_size": 20, "threads": 1, "eval_every_steps": 5}}}))
+    outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False, report=False)
+    paths = build_report(outcome.study_dir)
+    assert "figures/step_curves.png" in paths
+    assert "step_curves.png" in (outcome.study_dir / "report.md").read_text()

@@ -99,13 +99,13 @@ def _metric_names(histories: Sequence[pd.DataFrame]) -> list[str]:
     return sorted(found, key=lambda m: (order.get(m, 2), found.index(m)))
 
 
-def _band(histories: Sequence[pd.DataFrame], column: str) -> pd.DataFrame:
-    """Mean, std and count of `column` per epoch over seeds (seeds may have run different numbers of epochs)."""
-    parts = [df[["epoch", column]] for df in histories if column in df.columns and "epoch" in df.columns]
+def _band(histories: Sequence[pd.DataFrame], column: str, x: str = "epoch") -> pd.DataFrame:
+    """Mean, std and count of `column` per `x` (epoch or step) over seeds (seeds may have run different lengths)."""
+    parts = [df[[x, column]] for df in histories if column in df.columns and x in df.columns]
     if not parts:
         return pd.DataFrame(columns=["mean", "std", "n"])
     stacked = pd.concat(parts).dropna()
-    stats = stacked.groupby("epoch")[column].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
+    stats = stacked.groupby(x)[column].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
     stats["std"] = stats["std"].fillna(0.0)      # one seed at an epoch: no spread to show
     return stats
 
@@ -119,10 +119,10 @@ def _shade(color: Any, k: int, n: int) -> tuple[float, ...]:
     return tuple(np.clip(mixed, 0, 1))
 
 
-def _epoch_axis(ax) -> None:
-    """Whole epochs on the x axis, with room around a lone epoch (matplotlib would tick 0.96, 0.98, ...)."""
+def _epoch_axis(ax, label: str = "epoch") -> None:
+    """Whole epochs (or steps) on the x axis, with room around a lone one (matplotlib would tick 0.96, 0.98, ...)."""
     from matplotlib.ticker import MaxNLocator
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     lo, hi = ax.get_xlim()
     if hi - lo < 2:
@@ -157,12 +157,13 @@ def _legend_below(fig, handles, labels, ncol: int) -> None:
 
 def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str | Path, *,
                     colors: Mapping[str, Any] | None = None, title: str = "Learning curves",
-                    loss_name: str | None = None) -> Path:
-    """Every variant's per-epoch curves overlaid: one panel per metric (loss, accuracy, ...), train dashed and
+                    loss_name: str | None = None, x_axis: str = "epoch") -> Path:
+    """Every variant's curves overlaid: one panel per metric (loss, accuracy, ...), train dashed and
     validation solid, line = mean over seeds, band = mean ± std over seeds.
 
     Args:
-        histories: variant -> the metrics.csv DataFrames of its runs (columns epoch, train_loss, val_acc, ...).
+        histories: variant -> the metrics.csv DataFrames of its runs (columns epoch, train_loss, val_acc, ...),
+            or their steps.csv DataFrames with x_axis="step" (train = running mean over the epoch so far).
     """
     from matplotlib.lines import Line2D
     colors = dict(colors or variant_colors(list(histories)))
@@ -174,7 +175,7 @@ def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str |
         plotted: list[float] = []
         for variant, dfs in histories.items():
             for split, style in (("train", "--"), ("val", "-")):
-                stats = _band(dfs, f"{split}_{metric}")
+                stats = _band(dfs, f"{split}_{metric}", x_axis)
                 if stats.empty:
                     continue
                 max_seeds = max(max_seeds, int(stats["n"].max()))
@@ -185,7 +186,7 @@ def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str |
                 if stats["n"].max() > 1:
                     ax.fill_between(x, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
                                     color=colors[variant], alpha=0.15, lw=0)
-        _epoch_axis(ax)
+        _epoch_axis(ax, "optimiser step" if x_axis == "step" else x_axis)
         _clip_outliers(ax, plotted)
         ax.set_ylabel(metric_label(metric, loss_name))
         ax.set_title(metric_label(metric, loss_name).split(" (")[0])

@@ -154,6 +154,7 @@ class _Run:
     status: str
     path: Path
     history: pd.DataFrame | None = None
+    steps: pd.DataFrame | None = None       # steps.csv (validation every N steps)
     summary: dict[str, Any] | None = None
 
 
@@ -183,6 +184,7 @@ class _Context:
                 except Exception:          # collect_runs already reported a corrupt summary as failed
                     run.summary = None
             run.history = _read_history(run.path / "metrics.csv")
+            run.steps = _read_history(run.path / "steps.csv")   # train.eval_every_steps, when set
             self.by_variant.setdefault(run.variant, []).append(run)
 
     def finished(self, variant: str) -> list[_Run]:
@@ -295,6 +297,13 @@ def _make_figures(ctx: _Context) -> list[Block]:
               "line = mean over seeds, band = mean ± std.")
     else:
         ctx.notes.append("learning curves: no finished run has a metrics.csv yet")
+    steps = {v: [r.steps for r in ctx.finished(v) if r.steps is not None] for v in ctx.variants}
+    steps = {v: h for v, h in steps.items() if h}
+    if steps:
+        image("step_curves", lambda p: F.learning_curves(steps, p, colors=ctx.colors, loss_name=loss_name, x_axis="step",
+                                                          title="Validation every N optimiser steps"),
+              "Validation metrics every N optimiser steps (train.eval_every_steps; train = running mean of the "
+              "epoch so far): line = mean over seeds, band = mean ± std.")
 
     pair: list[Block] = []
     for key, xlabel, stem, what in (("params", "trainable parameters", "tradeoff_params", "model size"),
