@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..config import load_config
 from ..engine import train, weights_run
@@ -103,17 +104,50 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
     mode = "" if spec.mode == "full" else f" — {spec.mode.upper()} MODE (not the write-up's protocol)"
     say(f"[bold]study {spec.name}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
         f"{executor.workers} worker(s) → {study_dir}")
-    fn = _serial_job if (progress and executor.workers == 1) else run_job
-    for i, result in enumerate(executor.run(fn, jobs), 1):
-        outcome.results.append(result)
-        if result.status == "finished":
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k.startswith("test_"))
-            say(f"[{i}/{len(jobs)}] [green]done[/] {result.name}: {shown} ({result.seconds:.1f} s)")
-        else:
-            say(f"[{i}/{len(jobs)}] [red]failed[/] {result.name}: {result.error}")
+    serial_bars = progress and executor.workers == 1   # each run shows its own bar; rich shows one at a time
+    fn = _serial_job if serial_bars else run_job
+    bar = _StudyProgress(len(jobs), console, enabled=progress and not serial_bars, quiet=not progress)
+    with bar:
+        for i, result in enumerate(executor.run(fn, jobs), 1):
+            outcome.results.append(result)
+            if result.status == "finished":
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k.startswith("test_"))
+                bar.say(f"[{i}/{len(jobs)}] [green]done[/] {result.name}: {shown} ({result.seconds:.1f} s)")
+            else:
+                bar.say(f"[{i}/{len(jobs)}] [red]failed[/] {result.name}: {result.error}")
+            bar.advance(result.status == "failed")
     if report:
-        finish_study(study_dir, progress=progress)
+        finish_study(study_dir)
     return outcome
+
+
+class _StudyProgress:
+    """A bar over a study's runs (done, failed, ETA) for parallel workers, whose runs show no bars of their own."""
+
+    def __init__(self, total: int, console: Console, enabled: bool, quiet: bool) -> None:
+        self.console, self.quiet, self.failed = console, quiet, 0
+        self.progress = Progress(TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=console) if enabled else None
+        self.task = self.progress.add_task("runs", total=total, failed=0) if self.progress else None
+
+    def __enter__(self) -> "_StudyProgress":
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress:
+            self.progress.stop()
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            (self.progress.console if self.progress else self.console).print(text, highlight=False)
+
+    def advance(self, failed: bool) -> None:
+        self.failed += failed
+        if self.progress:
+            self.progress.update(self.task, advance=1, failed=self.failed)
 
 
 def _claim(study_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
