@@ -14,14 +14,22 @@ BatchTransform = Callable[[torch.Tensor, bool, torch.Generator | None], torch.Te
 
 @dataclass
 class Split:
-    """One split held in memory: inputs (e.g. uint8 N×C×H×W images) and targets (int64 class ids)."""
+    """One split held in memory: inputs (e.g. uint8 N×C×H×W images) and targets (int64 class ids).
+
+    ``inputs`` may also be a lazy view that supports ``len()`` and indexing by a tensor of sample indices
+    (e.g. windows over a time series, built per batch instead of materialised). ``groups`` optionally names the
+    group of each sample (e.g. the region of a forecast window) for per-group metrics.
+    """
 
     inputs: torch.Tensor
     targets: torch.Tensor
+    groups: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if len(self.inputs) != len(self.targets):
             raise ValueError(f"inputs ({len(self.inputs)}) and targets ({len(self.targets)}) differ in length")
+        if self.groups is not None and len(self.groups) != len(self.targets):
+            raise ValueError(f"groups ({len(self.groups)}) and targets ({len(self.targets)}) differ in length")
 
     def __len__(self) -> int:
         return len(self.targets)
