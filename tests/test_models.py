@@ -30,7 +30,8 @@ def _batch(input_shape=(3, 32, 32), num_classes=10, n=2):
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_forward_backward(name):
     model = build_model(name)
-    num_classes = _default(name, "num_classes")
+    params = MODELS.get(name).signature.parameters
+    num_classes = _default(name, "num_classes" if "num_classes" in params else "outputs")
     x, y = _batch(_default(name, "input_shape"), num_classes)  # batch 2 at the builder's defaults
     out = model(x)
     assert out.shape == (2, num_classes)
@@ -60,7 +61,7 @@ def test_builder_contract(name):
         assert p.kind is inspect.Parameter.KEYWORD_ONLY, f"{name}({p.name}) must be keyword-only"
         assert p.annotation is not inspect.Parameter.empty, f"{name}({p.name}) needs a type annotation"
         assert p.default is not inspect.Parameter.empty, f"{name}({p.name}) needs a default"
-    assert {"num_classes", "input_shape"} <= set(params)
+    assert "input_shape" in params and ("num_classes" in params or "outputs" in params)
     if name in IMAGE_MODELS:
         assert params["num_classes"].default == 10
         assert params["input_shape"].default == (3, 32, 32)
@@ -88,6 +89,8 @@ def test_builder_contract(name):
     ("rnn_classifier", {"cell": "lstm"}, 4 * (16 + 256 + 32) + 85),
     ("rnn_classifier", {"cell": "rnn", "layers": 2, "bidirectional": True},
      2 * (16 + 256 + 32) + 2 * (16 * 32 + 256 + 32) + 32 * 5 + 5),
+    ("rnn_forecaster", {}, 596_993),                         # SPEC E: the blog's GRU, 2 layers
+    ("rnn_forecaster", {"cell": "lstm"}, 795_905),
 ])
 def test_param_counts(name, kwargs, expected):
     assert count_params(build_model(name, **kwargs)) == expected

@@ -62,14 +62,22 @@ def _train_steps(n: int, batch_size: int) -> int:
 
 
 def _batches(split: Split, batch_size: int, order: torch.Tensor | None, device: torch.device,
-             start: int = 0, stop: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+             start: int = 0, stop: int | None = None
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    """(inputs, targets, groups or None) of batches k = start..stop-1, in `order` (None: as stored)."""
     n = len(split)
     stop = math.ceil(n / batch_size) if stop is None else stop
     for k in range(start, stop):
-        idx = slice(k * batch_size, (k + 1) * batch_size) if order is None else order[k * batch_size:
-                                                                                        (k + 1) * batch_size]
+        # index tensors, not slices: lazy inputs (windows over a series) are indexed the same way
+        idx = (order if order is not None else torch.arange(n))[k * batch_size:(k + 1) * batch_size]
         x, y = split.inputs[idx], split.targets[idx]
-        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        g = split.groups[idx].to(device, non_blocking=True) if split.groups is not None else None
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True), g
+
+
+def _plain(sums: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Summed counts as Python numbers (scalars) or lists (per-group vectors): for finalize and checkpoints."""
+    return {k: v.item() if v.numel() == 1 else v.tolist() for k, v in sums.items()}
 
 
 def _sync(device: torch.device) -> None:
@@ -90,17 +98,17 @@ def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch
     sums: dict[str, torch.Tensor] = {}
     preds = []
     try:
-        for x, y in _batches(split, batch_size, None, device):
+        for x, y, g in _batches(split, batch_size, None, device):
             x = to_memory_format(data.transform(x, False, None), channels_last)
             with autocast(device, precision):
-                _, batch_sums, outputs = task.compute(model, x, y)
+                _, batch_sums, outputs = task.compute(model, x, y, g)
             if keep_predictions:
                 preds.append(task.predictions(outputs).cpu())
             for k, v in batch_sums.items():
                 sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
     finally:
         model.train(was_training)
-    metrics = task.finalize({k: float(v) for k, v in sums.items()})
+    metrics = task.finalize(_plain(sums))
     return metrics, (torch.cat(preds) if keep_predictions else None)
 
 
@@ -191,11 +199,11 @@ class _Trainer:
         t0 = last_save = last_show = time.perf_counter()
         seconds_before = self.timing["train_seconds"]
         n_seen, paused = 0, 0.0   # paused: seconds of step-level validation inside this epoch (not training)
-        for x, y in _batches(self.data.train, cfg.train.batch_size, order, device, self.step,
+        for x, y, g in _batches(self.data.train, cfg.train.batch_size, order, device, self.step,
                              self.steps_per_epoch):
             x = to_memory_format(self.data.transform(x, True, self.aug_gen), cfg.train.channels_last)
             with autocast(device, cfg.train.precision):
-                loss, batch_sums, _ = self.task.compute(model, x, y)
+                loss, batch_sums, _ = self.task.compute(model, x, y, g)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -219,13 +227,13 @@ class _Trainer:
                 last_show = now
             if (cfg.train.checkpoint_every and now - last_save >= cfg.train.checkpoint_every
                     and self.step < self.steps_per_epoch):
-                self.sums = {k: float(v) for k, v in sums.items()}
+                self.sums = _plain(sums)
                 self.timing["train_seconds"] = seconds_before + (now - t0 - paused)
                 self._save()
                 last_save = time.perf_counter()
         _sync(device)
         self.timing["train_seconds"] = seconds_before + (time.perf_counter() - t0 - paused)
-        self.sums = {k: float(v) for k, v in sums.items()}
+        self.sums = _plain(sums)
 
     def _end_epoch(self) -> None:
         cfg = self.cfg
@@ -259,7 +267,7 @@ class _Trainer:
         t0 = time.perf_counter()
         val, _ = self._evaluate(self.data.val)
         self.model.train()
-        running = self.task.finalize({k: float(v) for k, v in sums.items()})
+        running = self.task.finalize(_plain(sums))
         self.step_history.append({"step": self.epoch * self.steps_per_epoch + self.step, "epoch": self.epoch + 1,
                                   **{f"train_{k}": v for k, v in running.items()},
                                   **{f"val_{k}": v for k, v in val.items()}})
@@ -289,8 +297,11 @@ class _Trainer:
         _sync(self.device)
         test_seconds = time.perf_counter() - t0
         self.timing["eval_seconds"] += test_seconds
+        saved = {"pred": preds.contiguous(), "target": self.data.test.targets.contiguous()}
+        if self.data.test.groups is not None:
+            saved["group"] = self.data.test.groups.contiguous()
         with atomic_path(self.run_dir.predictions_path) as tmp:
-            save_file({"pred": preds.contiguous(), "target": self.data.test.targets.contiguous()}, str(tmp))
+            save_file(saved, str(tmp))
         selected = self.history[self.best["epoch"] - 1]
         metrics = {k: v for k, v in selected.items() if k.startswith(("train_", "val_")) and k != "train_seconds"}
         metrics.update({f"test_{k}": v for k, v in test.items()})

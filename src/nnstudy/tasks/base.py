@@ -7,10 +7,12 @@ so that epochs, evaluation passes and resumed half-epochs combine exactly.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
+
+from ..data.base import DataInfo
 
 __all__ = ["Task", "StepResult"]
 
@@ -28,13 +30,18 @@ class Task(ABC):
     monitor: str = "loss"                 # validation metric that selects the epoch used on test
     mode: Literal["min", "max"] = "min"   # whether a larger or smaller `monitor` is better
 
-    @abstractmethod
-    def compute(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> StepResult:
-        """Forward pass: mean loss, detached per-batch sums, raw outputs."""
+    def setup(self, info: DataInfo) -> None:
+        """Learn what the task needs from the data before training (e.g. scalers to report in MW)."""
 
     @abstractmethod
-    def finalize(self, sums: dict[str, float]) -> dict[str, float]:
-        """Turn summed counts into metrics (e.g. {'loss': ..., 'acc': ...})."""
+    def compute(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                groups: torch.Tensor | None = None) -> StepResult:
+        """Forward pass: mean loss, detached per-batch sums, raw outputs. `groups`: the split's per-sample
+        group ids (e.g. regions), when it has them."""
+
+    @abstractmethod
+    def finalize(self, sums: dict[str, Any]) -> dict[str, float]:
+        """Turn summed counts (numbers, or lists for per-group sums) into metrics (e.g. {'loss', 'acc'})."""
 
     def predictions(self, outputs: torch.Tensor) -> torch.Tensor:
         """Per-sample predictions kept in the run directory (for confusion matrices, forecast plots...)."""

@@ -22,7 +22,8 @@ class Classification(Task):
     def __init__(self, label_smoothing: float = 0.0) -> None:
         self.label_smoothing = label_smoothing
 
-    def compute(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> StepResult:
+    def compute(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                groups: torch.Tensor | None = None) -> StepResult:
         logits = model(inputs)
         loss = F.cross_entropy(logits.float(), targets, label_smoothing=self.label_smoothing)
         n = targets.shape[0]
