@@ -65,7 +65,7 @@ def test_bad_studies_fail_before_anything_runs(tmp_path):
         load_study_spec(_write(tmp_path), ["train.epoch=3"])
 
 
-@pytest.mark.parametrize("name", ["cifar-cnn-ablation", "cifar-mlp-depth", "cifar-resnet-depth",
+@pytest.mark.parametrize("name", ["cifar-cnn-ablation", "cifar-mlp-depth", "cifar-resnet-depth", "energy-rnn",
                                   "cifar-alexnet-vs-resnet"])
 def test_builtin_studies_load_in_both_modes(name):
     full = load_study_spec(name)

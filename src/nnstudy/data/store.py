@@ -177,6 +177,9 @@ def fetch(name: str, *, url: str | None = None, sha256: str | None = None, progr
     already installed and passes :func:`verify`, nothing is downloaded.
     """
     src = get_source(name)
+    if not src.url and not url:
+        raise DataError(f"{name}: has no public download address; get the files yourself (see `nnstudy data "
+                        f"list`) and run `nnstudy data add {name} PATH`")
     url = url or src.url
     expected = (sha256 or src.sha256).strip().lower()
     if len(expected) != 64 or any(ch not in "0123456789abcdef" for ch in expected):

@@ -61,7 +61,7 @@ def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
                  "train_samples_per_second": None},
         "memory": peak_memory_mb(device),
         "data": {"train": len(parts.data.train), "val": len(parts.data.val) if parts.data.val else 0,
-                 "test": len(parts.data.test), "source": parts.data.source},
+                 "test": len(parts.data.test), "source": parts.data.source, "info": parts.data.info.extra},
         "attempts": 1, "environment": environment(device),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

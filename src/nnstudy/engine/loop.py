@@ -321,7 +321,8 @@ class _Trainer:
                      "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)},
             "memory": peak_memory_mb(self.device),
             "data": {"train": len(self.data.train), "val": len(self.data.val) if self.data.val else 0,
-                     "test": len(self.data.test), "source": self.data.source},
+                     "test": len(self.data.test), "source": self.data.source,
+                     "info": self.data.info.extra},   # e.g. normalisation, scalers, cleaning reports
             "attempts": self.attempts,
             "environment": environment(self.device),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
