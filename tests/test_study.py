@@ -169,3 +169,31 @@ def test_published_weights_are_evaluated_instead_of_trained(tmp_path):
     assert list(runs["status"]) == ["finished"] * 3          # no "missing" second seed for evaluated weights
     agg = aggregate(runs, read_study(outcome.study_dir))
     assert agg.set_index("variant").loc["act=tanh", "n"] == 1
+
+
+def test_workers_end_when_the_study_process_is_killed(tmp_path):
+    """SIGKILL the parent of a worker pool: the workers notice within seconds and exit (no orphan writing on)."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, time\n"
+        "from nnstudy.study.executor import Job, ProcessExecutor\n"
+        "def sleepy(job):\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    time.sleep(60)\n"
+        "if __name__ == '__main__':\n"
+        "    for _ in ProcessExecutor(1).run(sleepy, [Job('a', {})]):\n"
+        "        pass\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    worker = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the worker outlived its killed parent")

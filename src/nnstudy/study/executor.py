@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -60,7 +62,8 @@ class ProcessExecutor(Executor):
 
     def run(self, fn: Callable[[Job], JobResult], jobs: list[Job]) -> Iterator[JobResult]:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             pending = {pool.submit(fn, job): job for job in jobs}
             try:
                 while pending:
@@ -74,6 +77,18 @@ class ProcessExecutor(Executor):
             finally:
                 for future in pending:
                     future.cancel()
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """In a worker: end this process when the study's process is gone (killed with SIGKILL, say). Otherwise an
+    orphaned worker would go on writing its run while `--resume` starts the same run again."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)   # seconds between checks
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def threads_per_worker(workers: int) -> int:
