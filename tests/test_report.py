@@ -174,3 +174,21 @@ def test_step_curves_when_runs_log_every_n_steps(tmp_path):
     paths = build_report(outcome.study_dir)
     assert "figures/step_curves.png" in paths
     assert "step_curves.png" in (outcome.study_dir / "report.md").read_text()
+
+
+def test_forecasting_study_gets_forecast_plots(tmp_path):
+    """A forecasting study's report has forecast-vs-actual plots (in MW) and no confusion matrices."""
+    import yaml
+
+    from nnstudy.report import build_report
+    from nnstudy.study import load_study_spec, run_study
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump({"name": "fc", "seeds": [0], "base": {
+        "model": {"name": "rnn_forecaster", "hidden": 8, "layers": 1}, "data": {"name": "energy-sample", "subset": 300},
+        "task": {"name": "forecasting"}, "train": {"epochs": 1, "batch_size": 100, "threads": 1}},
+        "report": {"metric": "test_smape", "mode": "min", "metrics": ["test_smape", "test_mae"]}}))
+    outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False, report=False)
+    paths = build_report(outcome.study_dir)
+    assert "figures/forecast_base.png" in paths and not any("confusion" in p for p in paths)
+    text = (outcome.study_dir / "report.md").read_text()
+    assert "not drawn" not in text and "forecast_base.png" in text

@@ -425,3 +425,24 @@ def metric_bars(bars: pd.DataFrame, path: str | Path, *, ylabel: str, title: str
     if has_ref:
         _legend_below(fig, [Line2D([], [], ls="--", color="black", lw=2)], [f"{reference_label} (one run)"], 1)
     return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------------- 7. forecast vs actual
+
+def forecast_plot(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, *, title: str,
+                  unit: str = "MW", color: Any = "C0") -> Path:
+    """Forecast against actual values, one panel per (caption, actual, forecast) — e.g. the last 100 test hours
+    of region 1 and the first 100 of region 4 (SPEC E)."""
+    fig = _new_figure(6.0 * len(panels), 3.8)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (caption, actual, forecast) in zip(axes, panels):
+        hours = np.arange(len(actual))
+        ax.plot(hours, actual, color="0.2", lw=1.6, label="actual")
+        ax.plot(hours, forecast, color=color, lw=1.4, ls="--", label="forecast")
+        ax.set_xlabel("hour")
+        ax.set_ylabel(f"load ({unit})")
+        ax.set_title(caption, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+    fig.suptitle(title, fontsize=12)
+    return _save(fig, path)

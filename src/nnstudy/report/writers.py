@@ -242,6 +242,31 @@ def _read_predictions(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
     return pred.astype(np.int64), target.astype(np.int64)
 
 
+def _read_forecasts(run: _Run, hours: int = 100) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
+    """Panels for a forecasting run: the last `hours` test hours of the first region and the first `hours` of the
+    fourth (or last), in original units — from predictions.safetensors (pred, target, group) and the scalers the
+    run's summary recorded. None for runs without per-group float predictions."""
+    path = RunDir(run.path).predictions_path
+    info = ((run.summary or {}).get("data") or {}).get("info") or {}
+    scalers, regions = info.get("scalers"), info.get("regions")
+    if not path.is_file() or not scalers or not regions:
+        return None
+    from safetensors.numpy import load_file
+    t = load_file(str(path))
+    pred, target, group = t.get("pred"), t.get("target"), t.get("group")
+    if group is None or pred is None or not np.issubdtype(pred.dtype, np.floating):
+        return None
+    panels = []
+    for index, part in ((0, "last"), (min(3, len(regions) - 1), "first")):
+        name = regions[index]
+        lo, hi = scalers[name]
+        rows = np.flatnonzero(group == index)
+        rows = rows[-hours:] if part == "last" else rows[:hours]
+        scale = lambda v: v[rows].astype(np.float64) * (hi - lo) + lo   # noqa: E731  scaled → original units
+        panels.append((f"{name}: {part} {len(rows)} test hours", scale(target), scale(pred)))
+    return panels
+
+
 def _slug(name: str, taken: set[str]) -> str:
     """A file-name-safe, unique form of a variant name ('act=tanh' -> 'act-tanh')."""
     base = re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-.") or "variant"
@@ -343,6 +368,13 @@ def _make_figures(ctx: _Context) -> list[Block]:
             v, h, p, color=ctx.colors[v], status=s, selected_epochs=e, loss_name=loss_name),
             f"{variant}: learning curves, one line per seed (dotted: unfinished runs; star: the epoch selected "
             f"on validation, whose weights give the test metrics).")
+
+        forecasts = [(r, f) for r in ctx.finished(variant) if (f := _read_forecasts(r)) is not None]
+        if forecasts:
+            run, panels = forecasts[0]
+            image(f"forecast_{slug}", lambda p, v=variant, pn=panels, s=run.seed: F.forecast_plot(
+                pn, p, title=f"{v} (seed {s}): forecast vs actual on the test split", color=ctx.colors[v]),
+                f"{variant}: next-hour forecasts against the actual load on the test split (seed {run.seed}).")
 
         preds = [(r, _read_predictions(r)) for r in ctx.finished(variant)]
         preds = [(r, p) for r, p in preds if p is not None]
