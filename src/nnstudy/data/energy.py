@@ -532,7 +532,7 @@ def _calendar(index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
 
 def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]], regions: tuple[str, ...],
                  source: str, *, lookback: int, test_fraction: float, val_fraction: float, protocol: str,
-                 subset: int | None, split_seed: int) -> Dataset:
+                 subset: int | None, split_seed: int, train_chunk: int | None = None) -> Dataset:
     """Features, scalers, splits and windows of the cleaned `regions` (in that order: group id = position).
 
     Per region of H hours: the last ⌊test_fraction·H⌋ hours are test, the last ⌊val_fraction·(rest)⌋ hours
@@ -602,6 +602,13 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
         gen = torch.Generator().manual_seed(split_seed)
         keep = torch.randperm(n_train, generator=gen)[:subset].sort().values
     train, val, test = split("train", keep), split("val"), split("test")
+    if train_chunk is not None:
+        if train_chunk < 1:
+            raise ValueError(f"train_chunk must be a positive number of hours (or null for windows), got {train_chunk}")
+        if subset is not None:
+            raise ValueError("subset applies to training windows; with train_chunk leave it null")
+        train = _chunks(features, torch.from_numpy(np.concatenate(starts["train"])) + lookback,
+                        torch.from_numpy(np.concatenate(groups["train"])), lookback, train_chunk)
     info = DataInfo(input_shape=(lookback, len(FEATURES)), num_classes=None, extra={
         "regions": list(regions), "features": list(FEATURES), "lookback": lookback,
         "target": "next hour's load, min-max scaled per region (MW = y·(max − min) + min)",
@@ -613,6 +620,32 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
     return Dataset(name=name, train=train, val=val if len(val) else None, test=test, info=info, source=source)
 
 
+def _chunks(features: torch.Tensor, targets_t: torch.Tensor, groups: torch.Tensor, lookback: int,
+            chunk: int) -> Split:
+    """Training samples of `lookback` hours of context + `chunk` hours, each of those hours with its next-hour
+    target: inputs (N, lookback + chunk − 1, 5) — the input at step j ends at hour start + j, so step
+    lookback − 1 + i predicts target i having seen ≥ lookback hours — targets (N, chunk), groups (N,).
+
+    Chunks tile every run of consecutive training target hours (one region, one segment); a run's last chunk
+    is aligned to its end, overlapping the one before, so every training hour is a target at least once.
+    """
+    breaks = torch.nonzero((targets_t[1:] != targets_t[:-1] + 1) | (groups[1:] != groups[:-1])).flatten() + 1
+    firsts: list[int] = []
+    for run in torch.tensor_split(torch.arange(len(targets_t)), breaks):
+        if len(run) < chunk:
+            continue                            # a run shorter than one chunk (rare: a short segment)
+        begin, end = int(run[0]), int(run[-1]) + 1
+        firsts += list(range(begin, end - chunk + 1, chunk))
+        if (end - begin) % chunk:
+            firsts.append(end - chunk)
+    if not firsts:
+        raise ValueError(f"train_chunk={chunk} is longer than every run of consecutive training hours")
+    first = torch.tensor(firsts)
+    t0 = targets_t[first]                        # the first target hour of each chunk
+    hours = t0.unsqueeze(1) + torch.arange(chunk)
+    return Split(WindowView(features, t0 - lookback, lookback + chunk - 1), features[hours, 0].clone(), groups[first])
+
+
 def _load(folder: Path, regions: tuple[str, ...], max_gap_hours: int) -> dict[str, tuple[pd.Series, CleaningReport]]:
     files = region_files(folder, regions)
     return _read_all(tuple((r, str(p.absolute())) for r, p in files.items()), max_gap_hours, _stamp(files))
@@ -621,7 +654,8 @@ def _load(folder: Path, regions: tuple[str, ...], max_gap_hours: int) -> dict[st
 @register_dataset("energy", tags=("timeseries", "forecasting"))
 def energy(*, path: str | None = None, regions: list[str] | None = None, lookback: int = 90,
            test_fraction: float = 0.1, val_fraction: float = 0.1, protocol: str = "default",
-           max_gap_hours: int = 3, subset: int | None = None, split_seed: int = 0) -> Dataset:
+           max_gap_hours: int = 3, subset: int | None = None, split_seed: int = 0,
+           train_chunk: int | None = None) -> Dataset:
     """PJM hourly load, 12 regions: 90-hour windows of 5 scaled features → the next hour's scaled load.
 
     Args:
@@ -636,6 +670,11 @@ def energy(*, path: str | None = None, regions: list[str] | None = None, lookbac
         max_gap_hours: runs of missing hours up to this long are interpolated; longer ones split the series.
         subset: keep only this many training windows, drawn with `split_seed` (for quick runs).
         split_seed: seed of the subset draw (independent of the run's seed).
+        train_chunk: None trains on the windows (the blog's protocol). N > 0 trains on chunks instead: each
+            sample is `lookback` hours of context followed by N hours, with a next-hour target at each of those
+            N hours, so a recurrent net computes every training hour about once per epoch instead of `lookback`
+            times (with the ``forecasting`` task and a model that has ``forward_steps``). Validation and test
+            stay the faithful windows.
 
     Source: Kaggle robikscube/hourly-energy-consumption (PJM Interconnection); protocol of G. Loye, "Gated
     Recurrent Unit (GRU) With PyTorch", FloydHub blog, 2019.
@@ -645,7 +684,7 @@ def energy(*, path: str | None = None, regions: list[str] | None = None, lookbac
     loaded = _load(folder, chosen, max_gap_hours)
     return build_energy("energy", loaded, chosen, f"{folder} ({len(chosen)} regions)", lookback=lookback,
                         test_fraction=test_fraction, val_fraction=val_fraction, protocol=protocol,
-                        subset=subset, split_seed=split_seed)
+                        subset=subset, split_seed=split_seed, train_chunk=train_chunk)
 
 
 def sample_folder() -> Path:
@@ -659,7 +698,7 @@ def sample_folder() -> Path:
 @register_dataset("energy-sample", tags=("timeseries", "forecasting", "bundled"))
 def energy_sample(*, regions: list[str] | None = None, lookback: int = 90, test_fraction: float = 0.1,
                   val_fraction: float = 0.1, protocol: str = "default", max_gap_hours: int = 3,
-                  subset: int | None = None, split_seed: int = 0) -> Dataset:
+                  subset: int | None = None, split_seed: int = 0, train_chunk: int | None = None) -> Dataset:
     """PJM hourly load sample bundled with nnstudy: AEP and DEOK, 2017-11-01 .. 2018-08-03 (~6,570 h each).
 
     The rows of the two Kaggle files from 2017-11-01 01:00 on, unchanged and in file order: they keep a real DST
@@ -671,4 +710,4 @@ def energy_sample(*, regions: list[str] | None = None, lookback: int = 90, test_
     loaded = _load(folder, chosen, max_gap_hours)
     return build_energy("energy-sample", loaded, chosen, f"bundled sample {SAMPLE_DIR}/ ({', '.join(chosen)})",
                         lookback=lookback, test_fraction=test_fraction, val_fraction=val_fraction,
-                        protocol=protocol, subset=subset, split_seed=split_seed)
+                        protocol=protocol, subset=subset, split_seed=split_seed, train_chunk=train_chunk)

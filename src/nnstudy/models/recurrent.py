@@ -36,6 +36,14 @@ class RecurrentNet(nn.Module):
         out, _ = self.rnn(x)
         return self.fc(self.act(out[:, -1]))
 
+    def forward_steps(self, x: Tensor) -> Tensor:
+        """The head at every step: (B, T, outputs) — step j's prediction has seen inputs 0..j. Used to train a
+        forecaster on long chunks (a target per hour) instead of one window per target."""
+        if x.dim() == 2:
+            x = x.unsqueeze(-1)
+        out, _ = self.rnn(x)
+        return self.fc(self.act(out))
+
 
 @register_model()
 def rnn_classifier(*, cell: str = "gru", hidden: int = 16, layers: int = 1, bidirectional: bool = False,

@@ -62,13 +62,22 @@ class Forecasting(Task):
 
     def compute(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                 groups: torch.Tensor | None = None) -> StepResult:
-        outputs = model(inputs).reshape(targets.shape)
+        if targets.dim() == 2:   # a chunk: a target at each of its last C steps (data train_chunk)
+            if not hasattr(model, "forward_steps"):
+                raise ValueError(f"{type(model).__name__} has no forward_steps; train_chunk needs a recurrent "
+                                 f"forecaster such as rnn_forecaster")
+            outputs = model.forward_steps(inputs)[:, -targets.shape[1]:].reshape(targets.shape)
+        else:
+            outputs = model(inputs).reshape(targets.shape)
         loss = self.loss_fn(outputs.float(), targets.float())
         with torch.no_grad():
-            g = groups if groups is not None else torch.zeros_like(targets, dtype=torch.long)
+            if groups is not None and targets.dim() == 2:
+                groups = groups.unsqueeze(1).expand_as(targets)
+            outputs_flat, targets = outputs.reshape(-1), targets.reshape(-1)
+            g = groups.reshape(-1) if groups is not None else torch.zeros_like(targets, dtype=torch.long)
             lo, hi = self.lo.to(targets.device)[g], self.hi.to(targets.device)[g]
             # float64: loads of ~10⁴-10⁵ MW with errors of a few MW must not lose digits when summed
-            fc = outputs.double() * (hi - lo) + lo
+            fc = outputs_flat.double() * (hi - lo) + lo
             ac = targets.double() * (hi - lo) + lo
             err = fc - ac
             size = len(self.lo)

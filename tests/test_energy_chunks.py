@@ -1,0 +1,47 @@
+"""Training a forecaster on chunks (a target at every hour) instead of one 90-hour window per target."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnstudy.config import load_config
+from nnstudy.data import build_dataset
+from nnstudy.engine import train
+from nnstudy.models import build_model
+
+
+def test_chunks_cover_every_training_target_with_the_right_rows():
+    windows = build_dataset("energy-sample")
+    chunks = build_dataset("energy-sample", train_chunk=240)
+    view, feats = chunks.train.inputs, chunks.train.inputs.features
+    assert view.shape[1:] == (90 + 240 - 1, 5) and chunks.train.targets.shape[1] == 240
+    assert len(chunks.val) == len(windows.val) and len(chunks.test) == len(windows.test)   # faithful evaluation
+    # every training target hour of the windows is a chunk target, and nothing else is
+    window_hours = set((windows.train.inputs.starts + 90).tolist())
+    starts = view.starts
+    chunk_hours = set((starts.unsqueeze(1) + 90 + torch.arange(240)).flatten().tolist())
+    assert chunk_hours == window_hours
+    for k in (0, len(view) // 2, len(view) - 1):
+        s = int(starts[k])
+        assert torch.equal(view[torch.tensor([k])][0], feats[s:s + 90 + 239])
+        assert torch.equal(chunks.train.targets[k], feats[s + 90:s + 90 + 240, 0])
+    with pytest.raises(ValueError, match="train_chunk"):
+        build_dataset("energy-sample", train_chunk=0)
+
+
+def test_forward_steps_agrees_with_window_forward():
+    model = build_model("rnn_forecaster", hidden=8, layers=2).eval()
+    x = torch.randn(3, 120, 5)
+    with torch.no_grad():
+        steps = model.forward_steps(x)
+        assert torch.allclose(steps[:, 89, 0], model(x[:, :90]).squeeze(1), atol=1e-6)
+        assert torch.allclose(steps[:, -1, 0], model(x).squeeze(1), atol=1e-6)
+
+
+def test_chunk_training_runs_and_is_evaluated_on_windows(tmp_path):
+    cfg = load_config("rnn_forecaster", ["data.name=energy-sample", "data.train_chunk=336", "task.name=forecasting",
+                                         "model.hidden=16", "model.layers=1", "optim.name=adam", "optim.lr=0.005",
+                                         "train.epochs=2", "train.batch_size=8", "train.threads=1",
+                                         f"out_dir={tmp_path}", "name=c"])
+    summary = train(cfg, progress=False).summary
+    assert summary["data"]["test"] == 1320 and summary["metrics"]["test_smape"] < 100
