@@ -341,11 +341,13 @@ def _extract(archive: Path, into: Path) -> None:
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                for member in zf.namelist():
-                    target = (into / member).resolve()
+                members = zf.infolist()
+                for member in members:
+                    target = (into / member.filename).resolve()
                     if not target.is_relative_to(into.resolve()):
-                        raise DataError(f"{archive}: member {member!r} would be written outside the folder")
-                zf.extractall(into)
+                        raise DataError(f"{archive}: member {member.filename!r} would be written outside the folder")
+                for member in members:   # checked above; zipfile also strips absolute paths and ".."
+                    zf.extract(member, into)
             return
         with tarfile.open(archive, "r:*") as tar:
             # filter="data" refuses absolute paths, "..", links out of the tree, devices and odd permissions.
