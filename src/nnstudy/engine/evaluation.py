@@ -5,18 +5,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import save_file
-
 from ..config import RunConfig, load_config
 from ..errors import RunDirError
-from ..io import atomic_path
-from ..measure import environment, peak_memory_mb, summarize
-from ..models import count_params
 from ..runs import RunDir, prepare_run_dir
 from .build import build_data, build_parts
 from .checkpoint import load_weights, save_weights
 from .device import pick_device, seed_everything, set_threads
-from .loop import RunResult, evaluate
+from .loop import RunResult, evaluate, finished_summary, save_predictions
 
 __all__ = ["evaluate_run", "evaluate_weights", "weights_run"]
 
@@ -36,10 +31,6 @@ def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False
     return {f"test_{k}": v for k, v in metrics.items()}, preds, parts, device, time.perf_counter() - t0
 
 
-def _test_metrics(cfg: RunConfig, weights: Path) -> dict[str, Any]:
-    return _evaluate_with(cfg, weights)[0]
-
-
 def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
     """A run directory for published weights evaluated instead of trained (a study's `weights:` variants):
     config.yaml, model.safetensors, predictions and a summary with test metrics only (no epochs)."""
@@ -49,22 +40,12 @@ def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
     run.path.mkdir(parents=True, exist_ok=True)
     run.write_config(cfg)
     save_weights(parts.model, run.weights_path)
-    with atomic_path(run.predictions_path) as tmp:
-        save_file({"pred": preds.contiguous(), "target": parts.data.test.targets.contiguous()}, str(tmp))
-    totals = summarize(parts.model, tuple(parts.data.info.input_shape)).to_dict()["totals"]
-    summary = {
-        "status": "finished", "name": cfg.name, "model": cfg.model.name, "dataset": cfg.data.name,
-        "task": cfg.task.name, "seed": cfg.train.seed, "selected_epoch": None,
-        "selected_by": f"published weights {weights.name} (evaluated, not trained)", "weights": str(weights),
-        "metrics": metrics, "params": count_params(parts.model), "compute": {**totals, "per": "sample, forward pass"},
-        "time": {"train_seconds": 0.0, "eval_seconds": round(seconds, 3), "test_seconds": round(seconds, 3),
-                 "train_samples_per_second": None},
-        "memory": peak_memory_mb(device),
-        "data": {"train": len(parts.data.train), "val": len(parts.data.val) if parts.data.val else 0,
-                 "test": len(parts.data.test), "source": parts.data.source, "info": parts.data.info.extra},
-        "attempts": 1, "environment": environment(device),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    save_predictions(run, preds, parts.data.test)
+    summary = finished_summary(
+        cfg, parts.model, parts.data, device, metrics=metrics, selected_epoch=None,
+        selected_by=f"published weights {weights.name} (evaluated, not trained)", attempts=1,
+        timing={"train_seconds": 0.0, "eval_seconds": round(seconds, 3), "test_seconds": round(seconds, 3),
+              "train_samples_per_second": None}, weights=str(weights))
     run.write_summary(summary)
     return RunResult(run.path, summary)
 
@@ -84,7 +65,7 @@ def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (
         from ..config import apply_overrides, config_to_dict
         raw = apply_overrides(config_to_dict(cfg), overrides)
         cfg = load_config(raw)
-    metrics = _test_metrics(cfg, run.weights_path)
+    metrics = _evaluate_with(cfg, run.weights_path)[0]
     summary = run.summary() or {}
     recorded = {k: v for k, v in (summary.get("metrics") or {}).items() if k.startswith("test_")}
     return {"metrics": metrics, "recorded": recorded}
@@ -93,4 +74,4 @@ def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (
 def evaluate_weights(model: str, weights: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """Evaluate a published checkpoint for a zoo model (e.g. resnet18 + resnet18.pt) on the test split."""
     cfg = load_config(model, list(overrides))
-    return {"metrics": _test_metrics(cfg, Path(weights))}
+    return {"metrics": _evaluate_with(cfg, Path(weights))[0]}

@@ -32,7 +32,7 @@ from .device import autocast, pick_device, seed_everything, set_threads, to_memo
 from .optim import build_optimizer, build_scheduler
 from .progress import TrainProgress
 
-__all__ = ["train", "evaluate", "RunResult", "TrainingDiverged"]
+__all__ = ["train", "evaluate", "RunResult", "TrainingDiverged", "finished_summary", "save_predictions"]
 
 CHECKPOINT_FORMAT = 1
 
@@ -281,14 +281,6 @@ class _Trainer:
                         device=self.device, precision=self.cfg.train.precision,
                         channels_last=self.cfg.train.channels_last, keep_predictions=keep_predictions)
 
-    def _compute(self) -> dict[str, Any]:
-        """Params, MACs, FLOPs (2×MACs) and detailed FLOPs per sample, forward pass (docs/measurement.md)."""
-        try:
-            totals = summarize(self.model, tuple(self.data.info.input_shape)).to_dict()["totals"]
-        except RuntimeError as e:   # recorded, not hidden: the run itself is fine
-            return {"error": f"could not count MACs: {str(e).splitlines()[0]}"}
-        return {**totals, "per": "sample, forward pass"}
-
     def _finish(self) -> RunResult:
         cfg = self.cfg
         load_weights(self.model, self.run_dir.weights_path)   # the epoch selected on validation
@@ -297,40 +289,57 @@ class _Trainer:
         _sync(self.device)
         test_seconds = time.perf_counter() - t0
         self.timing["eval_seconds"] += test_seconds
-        saved = {"pred": preds.contiguous(), "target": self.data.test.targets.contiguous()}
-        if self.data.test.groups is not None:
-            saved["group"] = self.data.test.groups.contiguous()
-        with atomic_path(self.run_dir.predictions_path) as tmp:
-            save_file(saved, str(tmp))
+        save_predictions(self.run_dir, preds, self.data.test)
         selected = self.history[self.best["epoch"] - 1]
         metrics = {k: v for k, v in selected.items() if k.startswith(("train_", "val_")) and k != "train_seconds"}
         metrics.update({f"test_{k}": v for k, v in test.items()})
         train_samples = len(self.data.train) * cfg.train.epochs
-        summary = {
-            "status": "finished",
-            "name": cfg.name, "model": cfg.model.name, "dataset": cfg.data.name, "task": cfg.task.name,
-            "seed": cfg.train.seed,
-            "selected_epoch": self.best["epoch"],
-            "selected_by": f"val_{self.task.monitor}" if self.data.val is not None else "last epoch",
-            "metrics": metrics,
-            "params": count_params(self.model),
-            "compute": self._compute(),
-            "time": {"train_seconds": round(self.timing["train_seconds"], 3),
-                     "eval_seconds": round(self.timing["eval_seconds"], 3),
-                     "test_seconds": round(test_seconds, 3),
-                     "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)},
-            "memory": peak_memory_mb(self.device),
-            "data": {"train": len(self.data.train), "val": len(self.data.val) if self.data.val else 0,
-                     "test": len(self.data.test), "source": self.data.source,
-                     "info": self.data.info.extra},   # e.g. normalisation, scalers, cleaning reports
-            "attempts": self.attempts,
-            "environment": environment(self.device),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+        summary = finished_summary(
+            cfg, self.model, self.data, self.device, metrics=metrics, selected_epoch=self.best["epoch"],
+            selected_by=f"val_{self.task.monitor}" if self.data.val is not None else "last epoch",
+            attempts=self.attempts,
+            timing={"train_seconds": round(self.timing["train_seconds"], 3),
+                  "eval_seconds": round(self.timing["eval_seconds"], 3), "test_seconds": round(test_seconds, 3),
+                  "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)})
         self.run_dir.write_summary(summary)
         self.bar.log("test " + " ".join(f"{k} {v:.4f}" for k, v in test.items())
                      + f" (epoch {self.best['epoch']}, selected by {summary['selected_by']})")
         return RunResult(self.run_dir.path, summary)
+
+
+def save_predictions(run_dir: RunDir, preds: torch.Tensor, split: Split) -> None:
+    """predictions.safetensors: the task's per-sample predictions, the targets and (if any) the groups."""
+    saved = {"pred": preds.contiguous(), "target": split.targets.contiguous()}
+    if split.groups is not None:
+        saved["group"] = split.groups.contiguous()
+    with atomic_path(run_dir.predictions_path) as tmp:
+        save_file(saved, str(tmp))
+
+
+def _compute(model: nn.Module, data: Dataset) -> dict[str, Any]:
+    """Params, MACs, FLOPs (2×MACs) and detailed FLOPs per sample, forward pass (docs/measurement.md)."""
+    try:
+        totals = summarize(model, tuple(data.info.input_shape)).to_dict()["totals"]
+    except RuntimeError as e:   # recorded, not hidden: the run itself is fine
+        return {"error": f"could not count MACs: {str(e).splitlines()[0]}"}
+    return {**totals, "per": "sample, forward pass"}
+
+
+def finished_summary(cfg: RunConfig, model: nn.Module, data: Dataset, device: torch.device, *,
+                     metrics: dict[str, float], selected_epoch: int | None, selected_by: str, attempts: int,
+                     timing: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """summary.json of a finished run (trained, or published weights evaluated): what studies and reports read."""
+    return {
+        "status": "finished",
+        "name": cfg.name, "model": cfg.model.name, "dataset": cfg.data.name, "task": cfg.task.name,
+        "seed": cfg.train.seed, "selected_epoch": selected_epoch, "selected_by": selected_by, **extra,
+        "metrics": metrics, "params": count_params(model), "compute": _compute(model, data), "time": timing,
+        "memory": peak_memory_mb(device),
+        "data": {"train": len(data.train), "val": len(data.val) if data.val else 0, "test": len(data.test),
+                 "source": data.source, "info": data.info.extra},   # e.g. normalisation, scalers, cleaning
+        "attempts": attempts, "environment": environment(device),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _epoch_line(row: dict[str, Any], epochs: int) -> str:
