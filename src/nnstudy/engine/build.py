@@ -26,17 +26,20 @@ class Parts:
     task: Task
 
 
+def _fill_defaults(part: Any, registry: Any, section: str, given: dict[str, Any] | None = None) -> None:
+    """Check `part`'s builder arguments, then set every builder default it leaves unset (`given` first)."""
+    resolve_builder_args(part, registry, section)
+    for key, value in builder_defaults(registry.get(part.name).builder).items():
+        if key not in (part.model_extra or {}):
+            setattr(part, key, (given or {}).get(key, value))
+
+
 def resolve_config(cfg: RunConfig, data: Dataset) -> RunConfig:
     """Fill every builder default (and input_shape/num_classes from the data) into `cfg`, in place."""
-    for part, registry, section in ((cfg.model, MODELS, "model"), (cfg.data, DATASETS, "data"),
-                                    (cfg.task, TASKS, "task")):
-        resolve_builder_args(part, registry, section)
-        fn = registry.get(part.name).builder
-        for key, value in builder_defaults(fn).items():
-            if key not in (part.model_extra or {}):
-                if part is cfg.model and key in _FROM_DATA and getattr(data.info, key, None) is not None:
-                    value = getattr(data.info, key)
-                setattr(part, key, value)
+    from_data = {k: getattr(data.info, k) for k in _FROM_DATA if getattr(data.info, k, None) is not None}
+    _fill_defaults(cfg.model, MODELS, "model", from_data)
+    _fill_defaults(cfg.data, DATASETS, "data")
+    _fill_defaults(cfg.task, TASKS, "task")
     return cfg
 
 
@@ -56,12 +59,8 @@ def build_data(cfg: RunConfig) -> Dataset:
 
 def build_model_from_config(cfg: RunConfig) -> nn.Module:
     """The model alone (no data): builder defaults fill whatever the config leaves unset."""
-    kwargs = resolve_builder_args(cfg.model, MODELS, "model")
-    fn = MODELS.get(cfg.model.name).builder
-    for key, value in builder_defaults(fn).items():
-        if key not in kwargs:
-            setattr(cfg.model, key, value)
-    return _call("model", cfg.model.name, fn, dict(cfg.model.model_extra))
+    _fill_defaults(cfg.model, MODELS, "model")
+    return _call("model", cfg.model.name, MODELS.get(cfg.model.name).builder, dict(cfg.model.model_extra))
 
 
 def build_parts(cfg: RunConfig, data: Dataset | None = None) -> Parts:
