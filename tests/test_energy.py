@@ -290,6 +290,12 @@ def test_store_source_and_checks(tmp_path, monkeypatch):
     copied = en.copy_regions(tmp_path / "hourly-energy-consumption.zip", tmp_path / "out")
     assert sorted(p.name for p in copied) == sorted(f"{r}_hourly.csv" for r in en.REGIONS)
     assert not (tmp_path / "out" / "pjm_hourly_est.csv").exists()
+    # `nnstudy data add energy` stages with copy_regions: a folder of any name or the zip; a copy that fails
+    # verification names the user's path and leaves nothing installed.
+    for given in (tmp_path / "fake", tmp_path / "hourly-energy-consumption.zip"):
+        with pytest.raises(DataError, match=f"{given.name}|AEP_hourly.csv: 10 rows"):
+            store.add("energy", given)
+        assert not (store.dataset_dir("energy") / "pjm_hourly").exists()
 
 
 def test_content_checksum_ignores_order_and_format():
@@ -320,7 +326,7 @@ def test_all_twelve_real_regions(tmp_path, monkeypatch):
     lines = en.verify_folder(PJM)
     assert len(lines) == 1 + 2 * 12 and all("ok" in ln for ln in lines[1::2])
     # A plain-CSV Excel-style re-save (CRLF) of one file passes on its content checksum; the rest as .gz.
-    folder = tmp_path / "pjm_hourly"
+    folder = tmp_path / "hourly-energy-consumption"   # as unzipped from Kaggle: any folder name is accepted
     folder.mkdir()
     for f in PJM.glob("*_hourly.csv.gz"):
         (folder / f.name).write_bytes(f.read_bytes())
@@ -334,3 +340,9 @@ def test_all_twelve_real_regions(tmp_path, monkeypatch):
     assert len(store.verify("energy")) == 25
     assert hashlib.sha256((store.installed_path("energy") / "AEP_hourly.csv.gz").read_bytes()).hexdigest() == \
         "0f2c4993e58a61e92a36899ef402f38c95ef1e98ce65b00caabfa220a7b4fd66"
+    # ... and the Kaggle zip itself (re-adding replaces the installed copy)
+    with zipfile.ZipFile(tmp_path / "archive.zip", "w") as zf:
+        for f in folder.iterdir():
+            zf.write(f, f.name)
+    store.add("energy", tmp_path / "archive.zip")
+    assert len(store.verify("energy")) == 25

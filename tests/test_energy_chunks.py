@@ -45,3 +45,12 @@ def test_chunk_training_runs_and_is_evaluated_on_windows(tmp_path):
                                          f"out_dir={tmp_path}", "name=c"])
     summary = train(cfg, progress=False).summary
     assert summary["data"]["test"] == 1320 and summary["metrics"]["test_smape"] < 100
+
+
+def test_window_view_take_stays_lazy_and_matches_indexing():
+    data = build_dataset("energy-sample")
+    idx = torch.tensor([0, 7, 500])
+    sub = data.test.take(idx)
+    assert type(sub.inputs).__name__ == "WindowView" and len(sub) == 3
+    assert torch.equal(sub.inputs[torch.arange(3)], data.test.inputs[idx])
+    assert torch.equal(sub.targets, data.test.targets[idx]) and torch.equal(sub.groups, data.test.groups[idx])

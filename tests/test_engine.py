@@ -103,6 +103,34 @@ def test_eval_every_steps_logs_validation_curve(toy_overrides):
     assert steps == list(range(4, 2 * 12 + 1, 4))       # 192 training images / 16 = 12 steps per epoch
 
 
+def test_test_every_epoch_logs_a_test_curve_that_matches_the_final_test(toy_overrides):
+    result = _train(toy_overrides, "name=tcurve", "train.epochs=1", "train.test_every_epoch=true")
+    header, row = (result.run_dir / "metrics.csv").read_text().splitlines()
+    values = dict(zip(header.split(","), row.split(",")))
+    # one epoch: the curve's only point scored the same weights on the same (whole) test split
+    assert float(values["test_acc"]) == pytest.approx(result.summary["metrics"]["test_acc"], abs=1e-9)
+    assert result.summary["in_training_eval"] == {"val_samples": result.summary["data"]["val"],
+                                                  "test_curve_samples": result.summary["data"]["test"]}
+
+
+def test_eval_samples_subsamples_in_training_evaluation_only(toy_overrides):
+    result = _train(toy_overrides, "name=sub", "train.test_every_epoch=true", "train.eval_samples=10")
+    assert result.summary["in_training_eval"] == {"val_samples": 10, "test_curve_samples": 10}
+    assert result.summary["data"]["test"] > 10        # the final test scored every sample
+    header = (result.run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"val_acc", "test_acc", "test_loss"} <= set(header)
+
+
+def test_split_sample_is_fixed_sorted_and_distinct():
+    from nnstudy.data.base import Split
+    split = Split(torch.arange(100).float().unsqueeze(1), torch.arange(100))
+    a, b = split.sample(20), split.sample(20)
+    assert torch.equal(a.targets, b.targets) and len(set(a.targets.tolist())) == 20
+    assert torch.equal(a.targets, a.targets.sort().values) and torch.equal(a.inputs[:, 0].long(), a.targets)
+    assert split.sample(None) is split and split.sample(500) is split
+    assert not torch.equal(split.sample(20, seed=1).targets, a.targets)
+
+
 def test_written_files_are_readable_by_others(toy_overrides):
     import os
     import stat

@@ -73,6 +73,8 @@ class TrainConfig(_Part):
     channels_last: bool = False
     checkpoint_every: float = Field(60.0, ge=0.0)       # seconds of training between mid-epoch checkpoints
     eval_every_steps: PositiveInt | None = None         # also evaluate on validation every N steps (steps.csv)
+    test_every_epoch: bool = False                      # also score test after each epoch (curves only)
+    eval_samples: PositiveInt | None = None             # in-training evaluations use a fixed subset this large
 
 
 class RunConfig(_Part):

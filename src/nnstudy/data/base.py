@@ -34,6 +34,20 @@ class Split:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def take(self, index: torch.Tensor) -> "Split":
+        """The samples at `index` (int64), as a Split; a lazy view stays lazy if it offers ``take`` itself."""
+        inputs = self.inputs.take(index) if hasattr(self.inputs, "take") and not isinstance(
+            self.inputs, torch.Tensor) else self.inputs[index]
+        return Split(inputs, self.targets[index], self.groups[index] if self.groups is not None else None)
+
+    def sample(self, at_most: int | None, seed: int = 0) -> "Split":
+        """A fixed random subset of at most `at_most` samples (in stored order), drawn with its own generator
+        seeded `seed`: every run that asks gets the same samples. None or ≥ len: the split itself."""
+        if at_most is None or at_most >= len(self):
+            return self
+        keep = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:at_most]
+        return self.take(keep.sort().values)
+
 
 @dataclass
 class DataInfo:

@@ -426,7 +426,8 @@ SOURCE = register_source(Source(
     verify=lambda folder: verify_folder(Path(folder) / CONTENT),
     sample="energy-sample",
     description=f"PJM hourly load in MW, 12 regions (Kaggle {KAGGLE}; no public download: "
-                f"`nnstudy data add energy FOLDER`)",
+                f"`nnstudy data add energy FOLDER_OR_ZIP`)",
+    stage=copy_regions,
 ))
 
 
@@ -460,6 +461,10 @@ class WindowView:
         if s.ndim == 0:
             return self.features[int(s):int(s) + self.lookback]
         return self.features[s.unsqueeze(1) + self._steps]
+
+    def take(self, index: torch.Tensor) -> "WindowView":
+        """The windows at `index`, still lazy."""
+        return WindowView(self.features, self.starts[index], self.lookback)
 
     @property
     def shape(self) -> torch.Size:

@@ -60,6 +60,9 @@ class Source:
             folder); returns lines describing what was checked, raises DataError when it is wrong.
         sample: name of the bundled sample dataset that stands in without the download, if any.
         description: one line for ``nnstudy data list``.
+        stage: for ``nnstudy data add``, copies what the user points at (in whatever layout the dataset's own
+            code accepts: a folder of any name, a zip) to the given path, which becomes `content`; None: the
+            path must be `content`, its parent, the downloaded file or the file itself.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Source:
     verify: Callable[[Path], list[str]]
     sample: str | None = None
     description: str = ""
+    stage: Callable[[Path, Path], object] | None = None
 
     @property
     def is_archive(self) -> bool:
@@ -406,6 +410,9 @@ def add(name: str, path: str | os.PathLike) -> Path:
 
 
 def _add_from(src: Source, path: Path) -> Path:
+    if src.stage is not None:
+        _install(src, lambda staging: src.stage(path, staging / src.content), origin=path)
+        return dataset_dir(src.name)
     found = path
     if path.is_dir() and path.name != Path(src.content).name:
         if (path / src.content).exists():

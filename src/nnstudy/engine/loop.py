@@ -125,6 +125,12 @@ class _Trainer:
         parts = build_parts(cfg, build_data(cfg))
         self.run_dir, self.resuming = prepare_run_dir(cfg, resume)
         self.data, self.task = parts.data, parts.task
+        # In-training evaluations (validation each epoch / every N steps, test curves) may use a fixed subset:
+        # the same samples for every run and seed (seeded 0), so curves and selections compare. The final test
+        # always scores the whole test split.
+        every = cfg.train.eval_samples
+        self.val_split = self.data.val.sample(every) if self.data.val is not None else None
+        self.test_curve_split = self.data.test.sample(every) if cfg.train.test_every_epoch else None
         self.model = parts.model.to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -213,7 +219,7 @@ class _Trainer:
             self.step += 1
             n_seen += len(y)
             every = cfg.train.eval_every_steps
-            if every and self.data.val is not None and (self.epoch * self.steps_per_epoch + self.step) % every == 0:
+            if every and self.val_split is not None and (self.epoch * self.steps_per_epoch + self.step) % every == 0:
                 paused += self._eval_step(sums)
             now = time.perf_counter()
             if now - last_show > 0.25 or self.step == self.steps_per_epoch:
@@ -243,14 +249,16 @@ class _Trainer:
         if not math.isfinite(train_metrics.get("loss", 0.0)):
             raise TrainingDiverged(f"training loss is {train_metrics['loss']} in epoch {self.epoch + 1} "
                                    f"(try a lower optim.lr)")
-        if self.data.val is not None:
-            t0 = time.perf_counter()
-            val, _ = self._evaluate(self.data.val)
-            self.timing["eval_seconds"] += time.perf_counter() - t0
+        value = None
+        t0 = time.perf_counter()
+        if self.val_split is not None:
+            val, _ = self._evaluate(self.val_split)
             row.update({f"val_{k}": v for k, v in val.items()})
             value = val[self.task.monitor]
-        else:
-            value = None
+        if self.test_curve_split is not None:   # for curves only: selection stays on validation
+            test, _ = self._evaluate(self.test_curve_split)
+            row.update({f"test_{k}": v for k, v in test.items()})
+        self.timing["eval_seconds"] += time.perf_counter() - t0
         row["train_seconds"] = round(self.timing["train_seconds"], 3)
         self.history.append(row)
         if value is None or self.task.better(value, self.best["value"]):
@@ -265,7 +273,7 @@ class _Trainer:
         """Validation metrics at this optimiser step (SPEC D logs accuracy every N iterations; we log validation,
         not test, so the test split is still touched once). Its time counts as evaluation, not training."""
         t0 = time.perf_counter()
-        val, _ = self._evaluate(self.data.val)
+        val, _ = self._evaluate(self.val_split)
         self.model.train()
         running = self.task.finalize(_plain(sums))
         self.step_history.append({"step": self.epoch * self.steps_per_epoch + self.step, "epoch": self.epoch + 1,
@@ -297,7 +305,7 @@ class _Trainer:
         summary = finished_summary(
             cfg, self.model, self.data, self.device, metrics=metrics, selected_epoch=self.best["epoch"],
             selected_by=f"val_{self.task.monitor}" if self.data.val is not None else "last epoch",
-            attempts=self.attempts,
+            attempts=self.attempts, in_training_eval=self._in_training_eval(),
             timing={"train_seconds": round(self.timing["train_seconds"], 3),
                   "eval_seconds": round(self.timing["eval_seconds"], 3), "test_seconds": round(test_seconds, 3),
                   "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)})
@@ -305,6 +313,15 @@ class _Trainer:
         self.bar.log("test " + " ".join(f"{k} {v:.4f}" for k, v in test.items())
                      + f" (epoch {self.best['epoch']}, selected by {summary['selected_by']})")
         return RunResult(self.run_dir.path, summary)
+
+    def _in_training_eval(self) -> dict[str, int]:
+        """How many samples the per-epoch evaluations scored (train.eval_samples may subsample)."""
+        sizes = {}
+        if self.val_split is not None:
+            sizes["val_samples"] = len(self.val_split)
+        if self.test_curve_split is not None:
+            sizes["test_curve_samples"] = len(self.test_curve_split)
+        return sizes
 
 
 def save_predictions(run_dir: RunDir, preds: torch.Tensor, split: Split) -> None:

@@ -88,12 +88,12 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def _metric_names(histories: Sequence[pd.DataFrame]) -> list[str]:
-    """Metrics with train_/val_ columns, loss first then accuracy then the rest (train_seconds excluded)."""
+    """Metrics with train_/val_/test_ columns, loss first then accuracy then the rest (train_seconds excluded)."""
     found: list[str] = []
     for df in histories:
         for col in df.columns:
             split, _, base = col.partition("_")
-            if split in ("train", "val") and base and base != "seconds" and base not in found:
+            if split in ("train", "val", "test") and base and base != "seconds" and base not in found:
                 found.append(base)
     order = {"loss": 0, "acc": 1}
     return sorted(found, key=lambda m: (order.get(m, 2), found.index(m)))
@@ -155,11 +155,16 @@ def _legend_below(fig, handles, labels, ncol: int) -> None:
 
 # ------------------------------------------------------------------------------------------ 1. learning curves
 
+_SPLIT_STYLES = {"train": "--", "val": "-", "test": ":"}
+_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test (each epoch; not used for selection)"}
+
+
 def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str | Path, *,
                     colors: Mapping[str, Any] | None = None, title: str = "Learning curves",
                     loss_name: str | None = None, x_axis: str = "epoch") -> Path:
-    """Every variant's curves overlaid: one panel per metric (loss, accuracy, ...), train dashed and
-    validation solid, line = mean over seeds, band = mean ± std over seeds.
+    """Every variant's curves overlaid: one panel per metric (loss, accuracy, ...), train dashed, validation
+    solid and — where runs scored test every epoch (train.test_every_epoch) — test dotted; line = mean over
+    seeds, band = mean ± std over seeds.
 
     Args:
         histories: variant -> the metrics.csv DataFrames of its runs (columns epoch, train_loss, val_acc, ...),
@@ -170,14 +175,15 @@ def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str |
     metrics = _metric_names([df for dfs in histories.values() for df in dfs]) or ["loss"]
     fig = _new_figure(6.0 * len(metrics), 4.8)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    max_seeds = 1
+    max_seeds, splits_seen = 1, set()
     for ax, metric in zip(axes, metrics):
         plotted: list[float] = []
         for variant, dfs in histories.items():
-            for split, style in (("train", "--"), ("val", "-")):
+            for split, style in _SPLIT_STYLES.items():
                 stats = _band(dfs, f"{split}_{metric}", x_axis)
                 if stats.empty:
                     continue
+                splits_seen.add(split)
                 max_seeds = max(max_seeds, int(stats["n"].max()))
                 x = stats.index.to_numpy(dtype=float)
                 plotted += list(stats["mean"])
@@ -195,8 +201,10 @@ def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str |
     fig.suptitle(f"{title}  ({band})", fontsize=12)
     handles = [Line2D([], [], color=colors[v], lw=2.5) for v in histories]
     labels = list(histories)
-    handles += [Line2D([], [], color="0.3", ls="--"), Line2D([], [], color="0.3", ls="-")]
-    labels += ["train", "validation"]
+    for split, style in _SPLIT_STYLES.items():
+        if split in splits_seen or split != "test":
+            handles.append(Line2D([], [], color="0.3", ls=style))
+            labels.append(_SPLIT_NAMES[split])
     _legend_below(fig, handles, labels, ncol=min(len(labels), 6))
     return _save(fig, path)
 

@@ -318,8 +318,8 @@ def _make_figures(ctx: _Context) -> list[Block]:
     if histories:
         image("learning_curves", lambda p: F.learning_curves(histories, p, colors=ctx.colors, loss_name=loss_name,
                                                               title="Learning curves of every variant"),
-              "Per-epoch learning curves of every variant (finished runs): train dashed, validation solid; "
-              "line = mean over seeds, band = mean ± std.")
+              "Per-epoch learning curves of every variant (finished runs): train dashed, validation solid"
+              + _test_curve_text(ctx) + "; line = mean over seeds, band = mean ± std.")
     else:
         ctx.notes.append("learning curves: no finished run has a metrics.csv yet")
     steps = {v: [r.steps for r in ctx.finished(v) if r.steps is not None] for v in ctx.variants}
@@ -809,3 +809,20 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
             + "\n".join(body) + "\n</main>\n</body>\n</html>\n")
+
+
+def _test_curve_text(ctx) -> str:
+    """How the per-epoch test curve (train.test_every_epoch) and validation were scored, if there is one."""
+    runs = [r for v in ctx.variants for r in ctx.finished(v)
+            if r.history is not None and any(c.startswith("test_") for c in r.history.columns)]
+    if not runs:
+        return ""
+    summary = runs[0].summary or {}
+    sizes = summary.get("in_training_eval") or {}
+    curve, val = sizes.get("test_curve_samples"), sizes.get("val_samples")
+    whole = (summary.get("data") or {}).get("test")
+    text = ", test after each epoch dotted (curves only: the epoch is selected on validation"
+    if curve and whole and curve < whole:
+        text += f"; each point scores a fixed random {curve:,} of the {whole:,} test samples, validation " \
+                f"{val or 0:,} samples; the table's test metrics score all of them"
+    return text + ")"
