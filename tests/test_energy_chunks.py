@@ -54,3 +54,18 @@ def test_window_view_take_stays_lazy_and_matches_indexing():
     assert type(sub.inputs).__name__ == "WindowView" and len(sub) == 3
     assert torch.equal(sub.inputs[torch.arange(3)], data.test.inputs[idx])
     assert torch.equal(sub.targets, data.test.targets[idx]) and torch.equal(sub.groups, data.test.groups[idx])
+
+
+def test_train_context_shortens_the_run_in_before_the_first_target():
+    full = build_dataset("energy-sample", train_chunk=48)
+    short = build_dataset("energy-sample", train_chunk=48, train_context=24)
+    assert short.train.inputs.shape[1:] == (24 + 48 - 1, 5)
+    assert torch.equal(short.train.targets, full.train.targets)          # the same target hours
+    assert torch.equal(short.train.inputs.starts, full.train.inputs.starts + 90 - 24)
+    k = torch.tensor([3])
+    assert torch.equal(short.train.inputs[k][0], full.train.inputs[k][0, 90 - 24:])
+    for kwargs, match in (({"train_chunk": 48, "train_context": 91}, "between 1 and lookback=90"),
+                          ({"train_chunk": 48, "train_context": 0}, "between 1 and lookback"),
+                          ({"train_context": 24}, "set train_chunk too")):
+        with pytest.raises(ValueError, match=match):
+            build_dataset("energy-sample", **kwargs)

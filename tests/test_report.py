@@ -185,10 +185,25 @@ def test_forecasting_study_gets_forecast_plots(tmp_path):
     path = tmp_path / "f.yaml"
     path.write_text(yaml.safe_dump({"name": "fc", "seeds": [0], "base": {
         "model": {"name": "rnn_forecaster", "hidden": 8, "layers": 1}, "data": {"name": "energy-sample", "subset": 300},
-        "task": {"name": "forecasting"}, "train": {"epochs": 1, "batch_size": 100, "threads": 1}},
+        "task": {"name": "forecasting"}, "train": {"epochs": 1, "batch_size": 100, "threads": 1,
+                                                   "test_every_epoch": True, "eval_samples": 50}},
         "report": {"metric": "test_smape", "mode": "min", "metrics": ["test_smape", "test_mae"]}}))
     outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False, report=False)
     paths = build_report(outcome.study_dir)
     assert "figures/forecast_base.png" in paths and not any("confusion" in p for p in paths)
     text = (outcome.study_dir / "report.md").read_text()
     assert "not drawn" not in text and "forecast_base.png" in text
+    # the per-epoch test curve (SPEC E) is in the learning curves and the caption says how it was scored
+    assert "test after each epoch dotted" in text and "fixed random 50 of the 1,320 test samples" in text
+    # the curve's labels do not leak into other axes: the bar chart's axis is plain "test sMAPE"
+    assert "test (each epoch" not in text.split("## Figures")[1].split("learning_curves")[0]
+
+
+def test_metric_labels_and_curve_metrics_include_test_columns():
+    import pandas as pd
+
+    from nnstudy.report.figures import _metric_names, metric_label
+    assert metric_label("test_acc") == "test accuracy (fraction correct)"
+    assert metric_label("test_smape").startswith("test sMAPE")
+    assert _metric_names([pd.DataFrame(columns=["epoch", "train_loss", "test_smape", "train_seconds"])]) == \
+        ["loss", "smape"]

@@ -537,7 +537,8 @@ def _calendar(index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
 
 def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]], regions: tuple[str, ...],
                  source: str, *, lookback: int, test_fraction: float, val_fraction: float, protocol: str,
-                 subset: int | None, split_seed: int, train_chunk: int | None = None) -> Dataset:
+                 subset: int | None, split_seed: int, train_chunk: int | None = None,
+                 train_context: int | None = None) -> Dataset:
     """Features, scalers, splits and windows of the cleaned `regions` (in that order: group id = position).
 
     Per region of H hours: the last ⌊test_fraction·H⌋ hours are test, the last ⌊val_fraction·(rest)⌋ hours
@@ -612,8 +613,13 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
             raise ValueError(f"train_chunk must be a positive number of hours (or null for windows), got {train_chunk}")
         if subset is not None:
             raise ValueError("subset applies to training windows; with train_chunk leave it null")
+        context = lookback if train_context is None else train_context
+        if not 1 <= context <= lookback:
+            raise ValueError(f"train_context must be between 1 and lookback={lookback} hours, got {train_context}")
         train = _chunks(features, torch.from_numpy(np.concatenate(starts["train"])) + lookback,
-                        torch.from_numpy(np.concatenate(groups["train"])), lookback, train_chunk)
+                        torch.from_numpy(np.concatenate(groups["train"])), context, train_chunk)
+    elif train_context is not None:
+        raise ValueError("train_context applies to chunks: set train_chunk too")
     info = DataInfo(input_shape=(lookback, len(FEATURES)), num_classes=None, extra={
         "regions": list(regions), "features": list(FEATURES), "lookback": lookback,
         "target": "next hour's load, min-max scaled per region (MW = y·(max − min) + min)",
@@ -625,11 +631,12 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
     return Dataset(name=name, train=train, val=val if len(val) else None, test=test, info=info, source=source)
 
 
-def _chunks(features: torch.Tensor, targets_t: torch.Tensor, groups: torch.Tensor, lookback: int,
+def _chunks(features: torch.Tensor, targets_t: torch.Tensor, groups: torch.Tensor, context: int,
             chunk: int) -> Split:
-    """Training samples of `lookback` hours of context + `chunk` hours, each of those hours with its next-hour
-    target: inputs (N, lookback + chunk − 1, 5) — the input at step j ends at hour start + j, so step
-    lookback − 1 + i predicts target i having seen ≥ lookback hours — targets (N, chunk), groups (N,).
+    """Training samples of `context` hours + `chunk` hours, each of those hours with its next-hour target:
+    inputs (N, context + chunk − 1, 5) — the input at step j ends at hour start + j, so step context − 1 + i
+    predicts target i having seen ≥ context hours — targets (N, chunk), groups (N,). Every target hour has at
+    least `lookback` ≥ `context` hours before it in its segment, so a chunk never starts outside it.
 
     Chunks tile every run of consecutive training target hours (one region, one segment); a run's last chunk
     is aligned to its end, overlapping the one before, so every training hour is a target at least once.
@@ -648,7 +655,7 @@ def _chunks(features: torch.Tensor, targets_t: torch.Tensor, groups: torch.Tenso
     first = torch.tensor(firsts)
     t0 = targets_t[first]                        # the first target hour of each chunk
     hours = t0.unsqueeze(1) + torch.arange(chunk)
-    return Split(WindowView(features, t0 - lookback, lookback + chunk - 1), features[hours, 0].clone(), groups[first])
+    return Split(WindowView(features, t0 - context, context + chunk - 1), features[hours, 0].clone(), groups[first])
 
 
 def _load(folder: Path, regions: tuple[str, ...], max_gap_hours: int) -> dict[str, tuple[pd.Series, CleaningReport]]:
@@ -660,7 +667,7 @@ def _load(folder: Path, regions: tuple[str, ...], max_gap_hours: int) -> dict[st
 def energy(*, path: str | None = None, regions: list[str] | None = None, lookback: int = 90,
            test_fraction: float = 0.1, val_fraction: float = 0.1, protocol: str = "default",
            max_gap_hours: int = 3, subset: int | None = None, split_seed: int = 0,
-           train_chunk: int | None = None) -> Dataset:
+           train_chunk: int | None = None, train_context: int | None = None) -> Dataset:
     """PJM hourly load, 12 regions: 90-hour windows of 5 scaled features → the next hour's scaled load.
 
     Args:
@@ -680,6 +687,9 @@ def energy(*, path: str | None = None, regions: list[str] | None = None, lookbac
             N hours, so a recurrent net computes every training hour about once per epoch instead of `lookback`
             times (with the ``forecasting`` task and a model that has ``forward_steps``). Validation and test
             stay the faithful windows.
+        train_context: hours a chunk runs before its first target (default: `lookback`, so every training target
+            has seen at least as many hours as an evaluation window gives). Fewer makes a step cheaper; the
+            model then also learns from states that have seen fewer hours than evaluation will give it.
 
     Source: Kaggle robikscube/hourly-energy-consumption (PJM Interconnection); protocol of G. Loye, "Gated
     Recurrent Unit (GRU) With PyTorch", FloydHub blog, 2019.
@@ -689,7 +699,8 @@ def energy(*, path: str | None = None, regions: list[str] | None = None, lookbac
     loaded = _load(folder, chosen, max_gap_hours)
     return build_energy("energy", loaded, chosen, f"{folder} ({len(chosen)} regions)", lookback=lookback,
                         test_fraction=test_fraction, val_fraction=val_fraction, protocol=protocol,
-                        subset=subset, split_seed=split_seed, train_chunk=train_chunk)
+                        subset=subset, split_seed=split_seed, train_chunk=train_chunk,
+                        train_context=train_context)
 
 
 def sample_folder() -> Path:
@@ -703,7 +714,8 @@ def sample_folder() -> Path:
 @register_dataset("energy-sample", tags=("timeseries", "forecasting", "bundled"))
 def energy_sample(*, regions: list[str] | None = None, lookback: int = 90, test_fraction: float = 0.1,
                   val_fraction: float = 0.1, protocol: str = "default", max_gap_hours: int = 3,
-                  subset: int | None = None, split_seed: int = 0, train_chunk: int | None = None) -> Dataset:
+                  subset: int | None = None, split_seed: int = 0, train_chunk: int | None = None,
+                  train_context: int | None = None) -> Dataset:
     """PJM hourly load sample bundled with nnstudy: AEP and DEOK, 2017-11-01 .. 2018-08-03 (~6,570 h each).
 
     The rows of the two Kaggle files from 2017-11-01 01:00 on, unchanged and in file order: they keep a real DST
@@ -715,4 +727,5 @@ def energy_sample(*, regions: list[str] | None = None, lookback: int = 90, test_
     loaded = _load(folder, chosen, max_gap_hours)
     return build_energy("energy-sample", loaded, chosen, f"bundled sample {SAMPLE_DIR}/ ({', '.join(chosen)})",
                         lookback=lookback, test_fraction=test_fraction, val_fraction=val_fraction,
-                        protocol=protocol, subset=subset, split_seed=split_seed, train_chunk=train_chunk)
+                        protocol=protocol, subset=subset, split_seed=split_seed, train_chunk=train_chunk,
+                        train_context=train_context)

@@ -156,7 +156,7 @@ def _legend_below(fig, handles, labels, ncol: int) -> None:
 # ------------------------------------------------------------------------------------------ 1. learning curves
 
 _SPLIT_STYLES = {"train": "--", "val": "-", "test": ":"}
-_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test (each epoch; not used for selection)"}
+_CURVE_LEGEND = {"train": "train", "val": "validation", "test": "test (each epoch; not used for selection)"}
 
 
 def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str | Path, *,
@@ -204,7 +204,7 @@ def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str |
     for split, style in _SPLIT_STYLES.items():
         if split in splits_seen or split != "test":
             handles.append(Line2D([], [], color="0.3", ls=style))
-            labels.append(_SPLIT_NAMES[split])
+            labels.append(_CURVE_LEGEND[split])
     _legend_below(fig, handles, labels, ncol=min(len(labels), 6))
     return _save(fig, path)
 

@@ -1,0 +1,84 @@
+"""Does bf16 pay on this machine? Matmul GFLOP/s and a GRU forward, fp32 vs bf16, side by side in one run.
+
+    python benchmarks/matmul_precision.py [--threads 2] [--repeats 20]
+
+bf16 autocast only helps where the CPU has bf16 instructions (AVX-512 BF16 / AMX) and PyTorch's kernels use them;
+elsewhere it falls back to slow paths. The energy and CIFAR recipes pick fp32 or bf16 from measurements like these.
+Prints a Markdown table and writes benchmarks/results/matmul_precision.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def median_seconds(fn, repeats: int) -> float:
+    fn()                                           # warm-up (kernel selection, allocations)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def cpu_flags() -> list[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return sorted(f for f in flags if f.startswith(("avx512", "amx")))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=20)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for rows_ in (64, 1024, 4096):                 # (rows × 256) @ (256 × 768): a GRU layer's gate matmul
+        a, w = torch.randn(rows_, 256), torch.randn(256, 768)
+        flop = 2 * rows_ * 256 * 768
+        fp32 = median_seconds(lambda: a @ w, args.repeats)
+        ab, wb = a.bfloat16(), w.bfloat16()
+        bf16 = median_seconds(lambda: ab @ wb, args.repeats)
+        rows.append({"what": f"matmul ({rows_}×256)·(256×768)", "fp32_gflops": flop / fp32 / 1e9,
+                     "bf16_gflops": flop / bf16 / 1e9, "bf16_speedup": fp32 / bf16})
+    gru = torch.nn.GRU(5, 256, 2, batch_first=True).eval()
+    x = torch.randn(256, 90, 5)
+    with torch.no_grad():
+        fp32 = median_seconds(lambda: gru(x), max(3, args.repeats // 5))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = median_seconds(lambda: gru(x), max(3, args.repeats // 5))
+    rows.append({"what": "GRU 2×256 forward, 256 windows × 90 h (s)", "fp32_s": fp32, "bf16_s": bf16,
+                 "bf16_speedup": fp32 / bf16})
+    from nnstudy.measure.environment import cpu_model
+    env = {"command": " ".join(["python", *sys.argv]), "cpu": cpu_model(), "threads": args.threads,
+           "torch": torch.__version__, "python": platform.python_version(),
+           "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_flags_avx512_amx": cpu_flags()}
+    out = Path(__file__).parent / "results" / "matmul_precision.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"environment": env, "rows": rows}, indent=2) + "\n")
+    print(f"`{env['command']}` — {env['cpu']}, {args.threads} threads, torch {env['torch']} "
+          f"(CPU capability {env['torch_cpu_capability']}; AVX-512/AMX flags: "
+          f"{', '.join(env['cpu_flags_avx512_amx']) or 'none'}); medians of {args.repeats} repeats\n")
+    print("| what | fp32 | bf16 | bf16 speed-up |\n|---|---:|---:|---:|")
+    for r in rows:
+        if "fp32_gflops" in r:
+            print(f"| {r['what']} | {r['fp32_gflops']:.0f} GFLOP/s | {r['bf16_gflops']:.1f} GFLOP/s | "
+                  f"{r['bf16_speedup']:.2f}× |")
+        else:
+            print(f"| {r['what']} | {r['fp32_s']:.3f} s | {r['bf16_s']:.3f} s | {r['bf16_speedup']:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
