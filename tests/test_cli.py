@@ -132,3 +132,29 @@ def test_studies_and_bad_study_input(capsys, tmp_path):
     _one_line_error(run_cli("run", "cifar-cnn-ablatoin"), "did you mean 'cifar-cnn-ablation'")
     _one_line_error(run_cli("run", "cifar-cnn-ablation", "optim.lrr=1"), "optim.lrr")
     _one_line_error(run_cli("report", str(tmp_path)), "not a study directory")
+
+
+def test_run_uses_the_study_workers_unless_given(tmp_path, monkeypatch):
+    """A study file's `workers` is the default parallelism; --workers overrides it (0 is still an error)."""
+    import yaml
+
+    import nnstudy.cli as cli
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_study(spec, **kwargs):
+        seen.append(kwargs["workers"])
+        raise Stop
+
+    monkeypatch.setattr("nnstudy.study.run_study", fake_run_study)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "workers": 2, "base": {"model": {"name": "mlp2"},
+                                                                      "data": {"name": "cifar10-sample"}}}))
+    for extra, expected in (([], 2), (["--workers", "1"], 1)):
+        with pytest.raises(Stop):
+            cli.main(["run", str(path), "--out", str(tmp_path), *extra])
+        assert seen[-1] == expected
+    from nnstudy.study import load_study_spec
+    assert load_study_spec("energy-rnn").workers == 2 and load_study_spec("cifar-cnn-ablation").workers == 1

@@ -255,7 +255,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise NnstudyError(f"--weights {item!r}: expected VARIANT=FILE, e.g. resnet18=resnet18.pt")
         weights[variant] = path
     spec = load_study_spec(args.study, args.overrides, seeds=args.seeds, mode=mode, weights=weights)
-    outcome = run_study(spec, out_dir=args.out, workers=args.workers, backend=args.backend, resume=args.resume,
+    workers = args.workers if args.workers is not None else spec.workers
+    outcome = run_study(spec, out_dir=args.out, workers=workers, backend=args.backend, resume=args.resume,
                         retry_failed=args.retry_failed, progress=not args.quiet)
     _print_study(outcome.study_dir)
     return 0
@@ -367,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("study", metavar="STUDY|FILE")
     r.add_argument("overrides", nargs="*", metavar="key=value")
     r.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the study's list")
-    r.add_argument("--workers", type=int, default=1, help="parallel runs on this machine (CPU threads split)")
+    r.add_argument("--workers", type=int, default=None,
+                   help="parallel runs on this machine, CPU threads split (default: the study's `workers`, else 1)")
     r.add_argument("--backend", default="local", help="where runs execute (local)")
     r.add_argument("--quick", action="store_true", help="the study's quick mode: minutes on a laptop CPU")
     r.add_argument("--mode", default=None, help="a named mode of the study (e.g. quick)")

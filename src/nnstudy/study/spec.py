@@ -64,6 +64,9 @@ class StudySpec(_Strict):
     modes: dict[str, dict[str, Any]] = Field(default_factory=dict)   # named override sets, e.g. quick
     mode: str = "full"
     weights: dict[str, str] = Field(default_factory=dict)   # variant -> published weights: evaluated, not trained
+    # Parallel runs when `nnstudy run` is not given --workers: for studies of small models that use one core
+    # no worse than two (e.g. energy-rnn: two single-thread runs side by side). Not part of the study's identity.
+    workers: int = Field(1, ge=1)
 
     @model_validator(mode="after")
     def _one_axis_kind(self) -> "StudySpec":
