@@ -255,3 +255,38 @@ def test_rnn_classifier_sequences_of_features(cell):
 def test_cnn1d_too_short_signal():
     with pytest.raises(ValueError, match="too short"):
         build_model("cnn1d", input_shape=(12,))
+
+
+def test_variable_rnn_ignores_padding_and_batch_order():
+    from nnstudy.models import build_model
+    torch.manual_seed(0)
+    model = build_model("variable_rnn", input_shape=(10, 1 + 4)).eval()
+    assert count_params(model) == (4 * 32 + 32) + 3 * (32 * 16 + 16 * 16 + 2 * 16) + (16 * 2 + 2)
+
+    def stay(length: int, steps: int) -> torch.Tensor:
+        x = torch.zeros(steps, 5)
+        x[:length, 0] = 1.0
+        x[:length, 1:] = torch.randn(length, 4)
+        return x
+
+    stays = [stay(n, 10) for n in (3, 10, 1, 7)]
+    batch = torch.stack(stays)
+    with torch.no_grad():
+        out = model(batch)
+        for i, x in enumerate(stays):
+            n = int(x[:, 0].sum())
+            alone = model(x[:n].unsqueeze(0))                       # no padding at all
+            more = model(torch.cat([x, torch.zeros(20, 5)]).unsqueeze(0))   # much more padding
+            assert torch.allclose(out[i], alone[0], atol=1e-6) and torch.allclose(out[i], more[0], atol=1e-6)
+        perm = torch.tensor([2, 0, 3, 1])
+        assert torch.allclose(model(batch[perm]), out[perm], atol=1e-6)
+        # padding values other than zero are never read
+        noisy = batch.clone()
+        noisy[:, :, 1:] += (1 - noisy[:, :, :1]) * 1e3
+        assert torch.allclose(model(noisy), out, atol=1e-6)
+    with pytest.raises(ValueError, match="step flag in channel 0"):
+        build_model("variable_rnn", input_shape=(10,))
+    # MACs are counted at full length: 10 steps of FC 4→32 and GRU 32→16, then FC 16→2 once
+    from nnstudy.measure import summarize
+    macs = summarize(model, (10, 5)).to_dict()["totals"]["macs"]
+    assert macs == 10 * (4 * 32 + 3 * (32 * 16 + 16 * 16)) + 16 * 2

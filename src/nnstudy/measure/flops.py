@@ -185,7 +185,8 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None, *, inp
     Args:
         model: any module; its training flags are restored afterwards, its device is left alone.
         input_shape: shape of one sample without the batch dimension, e.g. ``(3, 32, 32)`` or ``(178,)``; the
-            pass runs on zeros of shape ``(batch_size, *input_shape)`` in the model's floating dtype.
+            pass runs on zeros of shape ``(batch_size, *input_shape)`` in the model's floating dtype, or on
+            ``model.example_input(batch_size, input_shape, dtype, device)`` where the model defines it.
         inputs: instead of ``input_shape``: the forward's argument(s) — a tensor, a tuple of arguments or a
             PackedSequence (for integer inputs, time-major sequences, several arguments).
         batch_size: samples in the pass; counts are divided by it. Default: 1 with ``input_shape``, else the
@@ -206,7 +207,12 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None, *, inp
         first = next(iter(model.parameters()), None)
         dtype = first.dtype if first is not None and first.is_floating_point() else torch.get_default_dtype()
         where = torch.device(device) if device is not None else (first.device if first is not None else None)
-        args: tuple[Any, ...] = (torch.zeros((batch, *shape), dtype=dtype, device=where),)
+        # A model may say what a representative input is (e.g. VariableRNN: every step real, not padding);
+        # otherwise zeros.
+        example = getattr(model, "example_input", None)
+        x = example(batch, shape, dtype, where) if callable(example) else \
+            torch.zeros((batch, *shape), dtype=dtype, device=where)
+        args: tuple[Any, ...] = (x,)
     else:
         # A PackedSequence is a namedtuple: it is one argument, not a tuple of them.
         args = tuple(inputs) if isinstance(inputs, (tuple, list)) and not isinstance(inputs, PackedSequence) \

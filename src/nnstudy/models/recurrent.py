@@ -1,12 +1,14 @@
 """Recurrent nets (RNN / LSTM / GRU) over sequences: classifiers (SPEC F) and forecasters (SPEC E)."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from . import register_model
 from .layers import get_act
 
-__all__ = ["RecurrentNet", "rnn_classifier", "rnn_forecaster", "RNN_CELLS"]
+__all__ = ["RecurrentNet", "VariableRNN", "rnn_classifier", "rnn_forecaster", "variable_rnn", "RNN_CELLS"]
 
 RNN_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -88,3 +90,56 @@ def rnn_forecaster(*, cell: str = "gru", hidden: int = 256, layers: int = 2, bid
     """
     features = 1 if len(input_shape) == 1 else input_shape[-1]
     return RecurrentNet(cell, features, hidden, layers, outputs, bidirectional, dropout, head_act)
+
+
+class VariableRNN(nn.Module):
+    """Variable-length sequences, padded in a batch: FC(features→embed) → tanh → GRU → FC on each sequence's
+    last real step (SPEC G's "variable RNN").
+
+    Input (B, T, 1 + F): channel 0 flags real steps (1) and padding (0, after the sequence's end); channels
+    1..F are the features. Lengths come from the flags, and the GRU runs on a PackedSequence, so padding never
+    reaches the recurrence: a sequence's output does not depend on how much padding its batch has, nor on the
+    other sequences in the batch (tests/test_models.py checks both). Sequences of length 0 (no real step) are
+    given one step of zeros so they still get a prediction (the bias path).
+    """
+
+    def __init__(self, features: int, embed: int, hidden: int, outputs: int, layers: int = 1,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.embed = nn.Linear(features, embed)
+        self.rnn = nn.GRU(embed, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.fc = nn.Linear(hidden, outputs)
+
+    @staticmethod
+    def example_input(batch: int, shape: tuple[int, ...], dtype: torch.dtype,
+                      device: torch.device | None) -> Tensor:
+        """For counting MACs: every step real (the longest sequence), features zero."""
+        x = torch.zeros((batch, *shape), dtype=dtype, device=device)
+        x[..., 0] = 1.0
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        lengths = x[..., 0].gt(0.5).sum(1).clamp_min(1)
+        z = torch.tanh(self.embed(x[..., 1:]))
+        # lengths on the CPU (pack_padded_sequence's requirement); unsorted: PyTorch sorts and restores the order
+        packed = pack_padded_sequence(z, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, h = self.rnn(packed)          # h: (layers, B, hidden), each sequence's state at its own last step
+        return self.fc(h[-1])
+
+
+@register_model()
+def variable_rnn(*, embed: int = 32, hidden: int = 16, layers: int = 1, dropout: float = 0.0, num_classes: int = 2,
+                 input_shape: tuple[int, ...] = (48, 2)) -> VariableRNN:
+    """SPEC G's variable RNN: FC(features→32) → tanh → GRU(32→16) → FC(16→2) over padded + packed sequences.
+
+    Args:
+        embed, hidden: widths of the first FC layer and of the GRU; layers, dropout: the GRU stack.
+        num_classes: outputs (2: survived / died), filled from the dataset.
+        input_shape: (max steps, 1 + features), filled from the dataset; channel 0 flags real steps.
+
+    Source: Georgia Tech CSE6250 HW5 Q2 (seed 004).
+    """
+    if len(input_shape) != 2 or input_shape[-1] < 2:
+        raise ValueError(f"variable_rnn needs (steps, 1 + features) inputs with a step flag in channel 0, "
+                         f"got input_shape {tuple(input_shape)}")
+    return VariableRNN(input_shape[-1] - 1, embed, hidden, num_classes, layers, dropout)
