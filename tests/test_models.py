@@ -290,3 +290,13 @@ def test_variable_rnn_ignores_padding_and_batch_order():
     from nnstudy.measure import summarize
     macs = summarize(model, (10, 5)).to_dict()["totals"]["macs"]
     assert macs == 10 * (4 * 32 + 3 * (32 * 16 + 16 * 16)) + 16 * 2
+
+
+def test_mlp_with_one_activation_per_hidden_layer():
+    model = build_model("mlp", hidden=[100, 50, 24, 12], act=["relu", "relu", "relu", "sigmoid"], num_classes=5,
+                        input_shape=(178,))
+    assert count_params(model) == 24_539          # 178-100-50-24-12-5: the seizure write-up's improved MLP
+    assert [type(m).__name__ for m in model if not isinstance(m, (nn.Linear, nn.Flatten))] == \
+        ["ReLU", "ReLU", "ReLU", "Sigmoid"]
+    with pytest.raises(ValueError, match="2 activations for 4 hidden layers"):
+        build_model("mlp", hidden=[100, 50, 24, 12], act=["relu", "tanh"], input_shape=(178,))

@@ -65,7 +65,7 @@ def test_bad_studies_fail_before_anything_runs(tmp_path):
         load_study_spec(_write(tmp_path), ["train.epoch=3"])
 
 
-@pytest.mark.parametrize("name", ["cifar-cnn-ablation", "cifar-mlp-depth", "cifar-resnet-depth", "energy-rnn",
+@pytest.mark.parametrize("name", ["cifar-cnn-ablation", "cifar-mlp-depth", "cifar-resnet-depth", "energy-rnn", "seizure",
                                   "cifar-alexnet-vs-resnet"])
 def test_builtin_studies_load_in_both_modes(name):
     full = load_study_spec(name)
@@ -199,3 +199,14 @@ def test_workers_end_when_the_study_process_is_killed(tmp_path):
         time.sleep(0.2)
     os.kill(worker, signal.SIGKILL)
     pytest.fail("the worker outlived its killed parent")
+
+
+def test_seizure_study_has_the_exact_spec_f_models():
+    from nnstudy.models import build_model, count_params
+    spec = load_study_spec("seizure")
+    counts = {}
+    for v in spec.expand():
+        model = dict(spec.run_config(v, 0)["model"])
+        counts[v.name] = count_params(build_model(model.pop("name"), **model, num_classes=5, input_shape=(178,)))
+    assert counts == {"mlp": 2_949, "cnn": 85_273, "gru": 997, "mlp-improved": 24_539, "cnn-improved": 51_185,
+                      "gru-improved": 16_197}

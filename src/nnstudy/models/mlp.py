@@ -18,14 +18,22 @@ DEPTH_HIDDEN: dict[int, tuple[int, ...]] = {
 
 
 class MLP(nn.Sequential):
-    """Flatten → [Linear → act → (Dropout)] per hidden width → Linear to the classes."""
+    """Flatten → [Linear → act → (Dropout)] per hidden width → Linear to the classes.
+
+    ``act`` is one activation for every hidden layer or a list with one per hidden layer (the seizure write-up's
+    improved MLP: ReLU, ReLU, ReLU, sigmoid).
+    """
 
     def __init__(self, in_features: int, hidden: list[int] | tuple[int, ...], num_classes: int,
-                 act: str = "relu", dropout: float = 0.0) -> None:
+                 act: str | list[str] | tuple[str, ...] = "relu", dropout: float = 0.0) -> None:
+        acts = [act] * len(hidden) if isinstance(act, str) else list(act)
+        if len(acts) != len(hidden):
+            raise ValueError(f"{len(acts)} activations for {len(hidden)} hidden layers; give one name, or one per "
+                             f"hidden layer")
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), get_act(act)]
+        for h, a in zip(hidden, acts):
+            layers += [nn.Linear(width, h), get_act(a)]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = h
@@ -33,13 +41,13 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
-def _mlp(hidden: tuple[int, ...] | list[int], act: str, dropout: float,
+def _mlp(hidden: tuple[int, ...] | list[int], act: str | list[str], dropout: float,
          input_shape: tuple[int, ...], num_classes: int) -> MLP:
     return MLP(math.prod(input_shape), list(hidden), num_classes, act=act, dropout=dropout)
 
 
 @register_model()
-def mlp(*, depth: int = 2, hidden: list[int] | None = None, act: str = "relu", dropout: float = 0.0,
+def mlp(*, depth: int = 2, hidden: list[int] | None = None, act: str | list[str] = "relu", dropout: float = 0.0,
         num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32)) -> MLP:
     """MLP on the flattened input, by depth (2-5, the CIFAR depth study) or by explicit hidden widths.
 
@@ -47,7 +55,9 @@ def mlp(*, depth: int = 2, hidden: list[int] | None = None, act: str = "relu", d
         depth: number of Linear layers, output layer included, with the widths of SPEC A
             (2: 120; 3: 120-84; 4: 256-120-84; 5: 512-256-120-84). Ignored when ``hidden`` is given.
         hidden: explicit hidden widths, e.g. ``[16]`` for the seizure MLP 178-16-5 (``act="sigmoid"``).
-        act: activation between layers (see ``layers.ACTIVATIONS``).
+        act: activation between layers (see ``layers.ACTIVATIONS``), or a list with one per hidden layer, e.g.
+            ``[relu, relu, relu, sigmoid]`` with ``hidden=[100, 50, 24, 12]`` (the seizure write-up's improved
+            MLP, 24,539 params).
         dropout: dropout probability after each hidden activation (0 = none).
         num_classes, input_shape: filled from the dataset; the input is flattened to prod(input_shape).
     """
