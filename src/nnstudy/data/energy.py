@@ -27,7 +27,6 @@ never materialised: :class:`WindowView` gathers them per batch from one (hours Ã
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import io
 import math
@@ -47,6 +46,8 @@ import torch
 from ..errors import DataError
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
+from .files import one_line as _one_line
+from .files import read_file as _read_bytes
 from .store import Source, installed_path, register_source
 
 __all__ = ["REGIONS", "FEATURES", "CALENDAR_RANGES", "PROTOCOLS", "CONTENT", "SAMPLE_REGIONS", "EXPECTED",
@@ -174,26 +175,6 @@ def region_of(path: str | Path) -> str | None:
     """The region a file is named for (``AEP_hourly.csv.gz`` â†’ ``AEP``), or None."""
     m = _FILE_RE.match(Path(path).name)
     return m.group("region") if m else None
-
-
-def _read_bytes(path: Path) -> bytes:
-    """The file's CSV bytes, decompressed when it is gzip (by its magic bytes, whatever its name)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: not a readable gzip file (truncated or corrupt: {_one_line(e)})") from None
-    return raw
-
-
-def _one_line(e: object) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 @dataclass(frozen=True)

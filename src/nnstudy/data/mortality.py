@@ -52,6 +52,8 @@ import torch
 from ..errors import DataError
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
+from .files import one_line as _one_line
+from .files import read_file as _read_file
 from .splits import stratified_take
 from .store import Source, installed_path, register_source
 
@@ -180,26 +182,6 @@ class MortalityTable:
 
 
 # ---------------------------------------------------------------------------------------------- low level
-
-def _one_line(e: object) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
-
-
-def _read_file(path: Path) -> bytes:
-    """The bytes of `path`, gunzipped when they are gzip (recognised by the magic bytes, whatever the name)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: not a readable gzip file (truncated or corrupt: {_one_line(e)})") from None
-    return raw
-
 
 def _lines(raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start, end, commas) of each line of `raw`, vectorised: `end` excludes the newline and a trailing CR."""

@@ -22,7 +22,6 @@ channel of 178 samples, ``rnn_classifier`` as 178 steps of one feature. See docs
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import io
 import math
@@ -40,6 +39,8 @@ import torch
 from ..errors import DataError
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
+from .files import gunzip as _gunzip
+from .files import one_line as _one_line
 from .splits import stratified_take
 from .store import Source, installed_path, register_source
 
@@ -97,20 +98,6 @@ class SeizureTable:
     def labels(self) -> np.ndarray:
         """Class ids 0..4."""
         return self.y - 1
-
-
-def _one_line(e: object) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
-
-
-def _gunzip(raw: bytes, where: str) -> bytes:
-    """`raw` decompressed when it is gzip (recognised by its magic bytes, whatever the file is called)."""
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{where}: not a readable gzip file (truncated or corrupt: {_one_line(e)})") from None
 
 
 def _is_csv(name: str) -> bool:
