@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -25,7 +26,8 @@ def test_smape_by_hand_zeros_included():
 
 def test_metrics_are_in_original_units_per_group_then_averaged():
     task = Forecasting()
-    task.setup(DataInfo(input_shape=(3, 1), extra={"regions": ["A", "B"], "scalers": {"A": (0, 1000), "B": (100, 300)}}))
+    task.setup(SimpleNamespace(info=DataInfo(input_shape=(3, 1), extra={
+        "regions": ["A", "B"], "scalers": {"A": (0, 1000), "B": (100, 300)}})))
     # the "model" returns the last input value: forecasts 0.11 and 0.5 (scaled) for targets 0.1 and 0.5
     inputs = torch.tensor([[0.11], [0.5], [0.5]])
     targets = torch.tensor([0.1, 0.5, 0.5])

@@ -207,3 +207,45 @@ def test_metric_labels_and_curve_metrics_include_test_columns():
     assert metric_label("test_smape").startswith("test sMAPE")
     assert _metric_names([pd.DataFrame(columns=["epoch", "train_loss", "test_smape", "train_seconds"])]) == \
         ["loss", "smape"]
+
+
+# ------------------------------------------------------------------------------------- binary: ROC / PR
+
+def test_roc_points_integrate_to_the_mann_whitney_auc():
+    from nnstudy.report.figures import pr_points, roc_points
+    rng = np.random.default_rng(0)
+    positive = rng.random(300) < 0.25
+    score = np.round(rng.normal(positive * 1.0, 1.0), 1)          # rounded: many ties
+    fpr, tpr = roc_points(score, positive)
+    assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1 and np.all(np.diff(fpr) >= 0)
+    diff = score[positive][:, None] - score[~positive][None, :]
+    exact = float(((diff > 0) + 0.5 * (diff == 0)).mean())
+    assert np.trapezoid(tpr, fpr) == pytest.approx(exact)
+    recall, precision = pr_points(score, positive)
+    assert recall[-1] == 1 and precision[-1] == pytest.approx(positive.mean())
+
+
+def test_binary_study_gets_roc_and_pr_curves(tmp_path):
+    study = {"name": "toy-binary", "description": "binary", "base": {"model": {"name": "variable_rnn"},
+             "data": {"name": "mortality-sample"}}, "seeds": [0, 1], "baseline": "a",
+             "variants": [{"name": "a", "overrides": {}}, {"name": "b", "overrides": {"model.hidden": 8}}],
+             "report": {"metric": "test_roc_auc", "mode": "max", "metrics": ["test_roc_auc", "test_pr_auc"]}}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    g = torch.Generator().manual_seed(0)
+    target = (torch.rand(60, generator=g) < 0.2).long()
+    for variant in ("a", "b"):
+        for seed in (0, 1):
+            run = tmp_path / "runs" / f"{variant}__s{seed}"
+            run.mkdir(parents=True)
+            cfg = load_config("variable_rnn", ["data.name=mortality-sample", "task.auc=true", f"train.seed={seed}"])
+            (run / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
+            score = torch.randn(60, generator=g) + target * (2.0 if variant == "a" else 0.5)
+            save_file({"pred": (score > 0).long(), "score": score.float(), "target": target},
+                      str(run / "predictions.safetensors"))
+            (run / "summary.json").write_text(json.dumps({
+                "status": "finished", "name": run.name, "seed": seed, "selected_epoch": 1,
+                "metrics": {"test_roc_auc": 0.9 if variant == "a" else 0.6, "test_pr_auc": 0.5}}), encoding="utf-8")
+    built = build_report(tmp_path)
+    assert (tmp_path / "figures" / "roc_pr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = built["report.md"].read_text(encoding="utf-8")
+    assert "figures/roc_pr.png" in text and "ROC AUC (0.5 = chance)" in text

@@ -170,14 +170,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.weights or args.model:
         if not (args.weights and args.model):
             raise NnstudyError("eval: --weights and --model go together (e.g. --model resnet18 --weights r18.pt)")
+        if args.on:
+            raise NnstudyError("eval: --on scores a RUN_DIR's model; with --weights give data.path=... instead")
         overrides = ([args.run_dir] if args.run_dir else []) + args.overrides
+        overrides += [f"data.name={args.data}"] if args.data else []
         result = evaluate_weights(args.model, args.weights, overrides)
         title = f"{args.model} with {args.weights}"
     else:
         if not args.run_dir:
             raise NnstudyError("eval: give a RUN_DIR, or --model NAME --weights FILE")
-        result = evaluate_run(args.run_dir, args.overrides)
-        title = f"{args.run_dir}"
+        result = evaluate_run(args.run_dir, args.overrides, data=args.data, on=args.on)
+        scored = result["data"]
+        title = f"{args.run_dir}" + (f" on {scored['name']} ({scored['test']:,} samples from {scored['source']})"
+                                     if args.data or args.on else "")
     if args.json:
         out().print_json(json.dumps(result))
         return 0
@@ -403,6 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "module.-prefixed, or .safetensors) on a dataset (data.name=...).")
     e.add_argument("run_dir", nargs="?", metavar="RUN_DIR")
     e.add_argument("overrides", nargs="*", metavar="key=value")
+    e.add_argument("--data", metavar="NAME", help="score RUN_DIR's model on another dataset (e.g. mortality)")
+    e.add_argument("--on", metavar="PATH",
+                   help="score RUN_DIR's model on every sample of another copy of its data (e.g. PhysioNet "
+                        "set-b), normalised with the run's own training statistics")
     e.add_argument("--model", help="zoo model name for --weights")
     e.add_argument("--weights", help="weights file to evaluate")
     e.add_argument("--json", action="store_true", help="machine-readable output")

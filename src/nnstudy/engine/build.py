@@ -69,5 +69,5 @@ def build_parts(cfg: RunConfig, data: Dataset | None = None) -> Parts:
     resolve_config(cfg, data)
     model = _call("model", cfg.model.name, MODELS.get(cfg.model.name).builder, dict(cfg.model.model_extra))
     task = _call("task", cfg.task.name, TASKS.get(cfg.task.name).builder, dict(cfg.task.model_extra))
-    task.setup(data.info)
+    _call("task", cfg.task.name, task.setup, {"data": data})
     return Parts(data, model, task)

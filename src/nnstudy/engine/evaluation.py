@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RunConfig, load_config
-from ..errors import RunDirError
+from ..errors import ConfigError, RunDirError
 from ..runs import RunDir, prepare_run_dir
 from .build import build_data, build_parts
 from .checkpoint import load_weights, save_weights
@@ -45,15 +45,37 @@ def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
         cfg, parts.model, parts.data, device, metrics=metrics, selected_epoch=None,
         selected_by=f"published weights {weights.name} (evaluated, not trained)", attempts=1,
         timing={"train_seconds": 0.0, "eval_seconds": round(seconds, 3), "test_seconds": round(seconds, 3),
-              "train_samples_per_second": None}, weights=str(weights))
+              "train_samples_per_second": None}, weights=str(weights),
+        task_fitted=parts.task.fitted())
     run.write_summary(summary)
     return RunResult(run.path, summary)
 
 
-def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Re-evaluate a finished run's selected weights on its test split (optionally with data overrides).
+def _scoring_overrides(cfg: RunConfig, run: RunDir, data: str | None, on: str | Path | None) -> list[str]:
+    """Overrides that point a run's config at another dataset (`data`) and/or another copy of it (`on`): a
+    dataset whose builder takes `stats` (e.g. mortality) scores every sample of that copy, normalised with the
+    statistics the run fitted on its own training split."""
+    from ..data import DATASETS
+    name = data or cfg.data.name
+    if name not in DATASETS:
+        raise ConfigError(f"eval --data: unknown dataset {name!r}; see `nnstudy data list`")
+    out = [f"data.name={name}"] if data else []
+    if on is not None:
+        params = DATASETS.get(name).signature.parameters
+        if "path" not in params:
+            raise ConfigError(f"eval --on: dataset {name!r} reads no data.path (its files come from the data root)")
+        out.append(f"data.path={Path(on).expanduser().resolve()}")
+        if "stats" in params:
+            out += [f"data.stats={run.path.resolve()}", "data.test_fraction=1"]
+    return out
 
-    Returns {'metrics': ..., 'recorded': the summary's test metrics}.
+
+def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (), *, data: str | None = None,
+                 on: str | Path | None = None) -> dict[str, Any]:
+    """Re-evaluate a finished run's selected weights on its test split (optionally with data overrides), or on
+    another dataset (`data`) / another copy of the data (`on`, e.g. PhysioNet set-b).
+
+    Returns {'metrics': ..., 'recorded': the summary's test metrics, 'data': what was scored}.
     """
     run = RunDir(run_dir)
     if not run.exists():
@@ -61,14 +83,19 @@ def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (
     if not run.weights_path.is_file():
         raise RunDirError(f"{run.path}: has no model.safetensors yet (the run has not finished an epoch)")
     cfg = run.read_config()
+    summary = run.summary() or {}
+    overrides = [*_scoring_overrides(cfg, run, data, on), *overrides]
     if overrides:
         from ..config import apply_overrides, config_to_dict
-        raw = apply_overrides(config_to_dict(cfg), overrides)
-        cfg = load_config(raw)
-    metrics = _evaluate_with(cfg, run.weights_path)[0]
-    summary = run.summary() or {}
+        cfg = load_config(apply_overrides(config_to_dict(cfg), overrides))
+    # what the task fitted on the run's training split (e.g. balanced class weights) is reused, not refitted on
+    # whatever is being scored
+    for key, value in (summary.get("task_fitted") or {}).items():
+        setattr(cfg.task, key, value)
+    metrics, _, parts, _, _ = _evaluate_with(cfg, run.weights_path)
     recorded = {k: v for k, v in (summary.get("metrics") or {}).items() if k.startswith("test_")}
-    return {"metrics": metrics, "recorded": recorded}
+    return {"metrics": metrics, "recorded": recorded if not (data or on) else {},
+            "data": {"name": cfg.data.name, "test": len(parts.data.test), "source": parts.data.source}}
 
 
 def evaluate_weights(model: str, weights: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:

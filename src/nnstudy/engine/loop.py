@@ -90,26 +90,29 @@ def _sync(device: torch.device) -> None:
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch_size: int = 1000,
              device: torch.device | None = None, precision: str = "fp32", channels_last: bool = False,
-             keep_predictions: bool = False) -> tuple[dict[str, float], torch.Tensor | None]:
-    """Metrics of `model` on `split` (eval mode, no augmentation); optionally the per-sample predictions."""
+             keep_predictions: bool = False) -> tuple[dict[str, float], dict[str, torch.Tensor] | None]:
+    """Metrics of `model` on `split` (eval mode, no augmentation); optionally the per-sample predictions
+    (the task's named tensors, e.g. {'pred', 'score'})."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     sums: dict[str, torch.Tensor] = {}
-    preds = []
+    preds: list[dict[str, torch.Tensor]] = []
     try:
         for x, y, g in _batches(split, batch_size, None, device):
             x = to_memory_format(data.transform(x, False, None), channels_last)
             with autocast(device, precision):
                 _, batch_sums, outputs = task.compute(model, x, y, g)
             if keep_predictions:
-                preds.append(task.predictions(outputs).cpu())
+                preds.append({k: v.detach().cpu() for k, v in task.predictions(outputs).items()})
             for k, v in batch_sums.items():
                 sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
     finally:
         model.train(was_training)
     metrics = task.finalize(_plain(sums))
-    return metrics, (torch.cat(preds) if keep_predictions else None)
+    if not keep_predictions:
+        return metrics, None
+    return metrics, {k: torch.cat([p[k] for p in preds]) for k in (preds[0] if preds else {})}
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -305,7 +308,7 @@ class _Trainer:
         summary = finished_summary(
             cfg, self.model, self.data, self.device, metrics=metrics, selected_epoch=self.best["epoch"],
             selected_by=f"val_{self.task.monitor}" if self.data.val is not None else "last epoch",
-            attempts=self.attempts, in_training_eval=self._in_training_eval(),
+            attempts=self.attempts, in_training_eval=self._in_training_eval(), task_fitted=self.task.fitted(),
             timing={"train_seconds": round(self.timing["train_seconds"], 3),
                   "eval_seconds": round(self.timing["eval_seconds"], 3), "test_seconds": round(test_seconds, 3),
                   "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)})
@@ -324,9 +327,10 @@ class _Trainer:
         return sizes
 
 
-def save_predictions(run_dir: RunDir, preds: torch.Tensor, split: Split) -> None:
-    """predictions.safetensors: the task's per-sample predictions, the targets and (if any) the groups."""
-    saved = {"pred": preds.contiguous(), "target": split.targets.contiguous()}
+def save_predictions(run_dir: RunDir, preds: dict[str, torch.Tensor], split: Split) -> None:
+    """predictions.safetensors: the task's per-sample predictions (pred, ...), the targets and (if any) the
+    groups."""
+    saved = {**{k: v.contiguous() for k, v in preds.items()}, "target": split.targets.contiguous()}
     if split.groups is not None:
         saved["group"] = split.groups.contiguous()
     with atomic_path(run_dir.predictions_path) as tmp:

@@ -19,7 +19,8 @@ import pandas as pd
 from ..io import atomic_path
 
 __all__ = ["variant_colors", "metric_label", "learning_curves", "seed_curves", "confusion_matrix",
-           "confusion_counts", "prediction_grid", "tradeoff_scatter", "metric_bars", "DPI"]
+           "confusion_counts", "prediction_grid", "tradeoff_scatter", "metric_bars", "forecast_plot",
+           "roc_points", "pr_points", "roc_pr_curves", "DPI"]
 
 DPI = 120                       # dots per inch: a 10-inch-wide figure is 1,200 px, sharp on a laptop screen
 
@@ -32,6 +33,11 @@ _METRIC_LABELS = {
     "mae": "MAE (MW)",
     "rmse": "RMSE (MW)",
     "auc": "ROC AUC",
+    "roc_auc": "ROC AUC (0.5 = chance)",
+    "pr_auc": "PR AUC (average precision)",
+    "macro_f1": "macro-F1 (mean of per-class F1)",
+    "sensitivity": "sensitivity (recall of the positive class)",
+    "specificity": "specificity (recall of the negative class)",
     "params": "trainable parameters",
     "macs": "MACs per sample",
     "flops": "FLOPs per sample (2 × MACs)",
@@ -452,5 +458,60 @@ def forecast_plot(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], path: st
         ax.set_title(caption, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
+    fig.suptitle(title, fontsize=12)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------ 8. ROC and PR curves
+
+def roc_points(score: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1): a sample is
+    called positive when its score is ≥ the threshold; tied scores move together."""
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    s, y = np.asarray(score, dtype=np.float64)[order], np.asarray(positive, dtype=bool)[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]     # the last sample of each run of tied scores
+    tp, fp = np.cumsum(y)[last], np.cumsum(~y)[last]
+    return np.r_[0.0, fp / max(fp[-1], 1)], np.r_[0.0, tp / max(tp[-1], 1)]
+
+
+def pr_points(score: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(recall, precision) at every distinct threshold, highest threshold first."""
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    s, y = np.asarray(score, dtype=np.float64)[order], np.asarray(positive, dtype=bool)[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp, called = np.cumsum(y)[last], last + 1
+    return tp / max(tp[-1], 1), tp / called
+
+
+def roc_pr_curves(curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], path: str | Path, *, colors: dict,
+                  legend: dict[str, str], title: str) -> Path:
+    """ROC (left) and precision-recall (right) curves of the test split: one line per run, coloured by variant.
+    `curves`: variant → [(score, is_positive) per seed]; `legend`: variant → its label (e.g. mean ± std AUC)."""
+    fig = _new_figure(12.0, 5.4)
+    roc_ax, pr_ax = fig.subplots(1, 2)
+    prevalence = []
+    for variant, runs in curves.items():
+        for i, (score, positive) in enumerate(runs):
+            label = legend.get(variant, variant) if i == 0 else None
+            # ROC: straight lines between thresholds (a run of tied scores is a diagonal), the area the AUC measures;
+            # PR: steps, precision held from one threshold's recall to the next (as average precision sums it)
+            roc_ax.plot(*roc_points(score, positive), color=colors.get(variant), lw=1.3, alpha=0.85, label=label)
+            recall, precision = pr_points(score, positive)
+            pr_ax.plot(recall, precision, color=colors.get(variant), lw=1.3, alpha=0.85, label=label,
+                       drawstyle="steps-pre")
+            prevalence.append(float(np.mean(positive)))
+    roc_ax.plot([0, 1], [0, 1], color="0.5", ls=":", lw=1, label="chance")
+    if prevalence:
+        pr_ax.axhline(float(np.mean(prevalence)), color="0.5", ls=":", lw=1,
+                      label=f"chance (positive rate {np.mean(prevalence):.3f})")
+    roc_ax.set(xlabel="false positive rate (1 − specificity)", ylabel="true positive rate (sensitivity)",
+               xlim=(0, 1), ylim=(0, 1.01), title="ROC curve")
+    pr_ax.set(xlabel="recall (sensitivity)", ylabel="precision (positive predictive value)", xlim=(0, 1),
+              ylim=(0, 1.01), title="Precision-recall curve")
+    for ax in (roc_ax, pr_ax):
+        ax.grid(alpha=0.3)
+        ax.set_aspect("equal")
+    roc_ax.legend(loc="lower right", fontsize=8)
+    pr_ax.legend(loc="upper right", fontsize=8)
     fig.suptitle(title, fontsize=12)
     return _save(fig, path)

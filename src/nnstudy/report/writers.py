@@ -242,6 +242,24 @@ def _read_predictions(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
     return pred.astype(np.int64), target.astype(np.int64)
 
 
+def _read_scores(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
+    """(score, is_positive) of a run's test samples, when its task kept scores (classification with auc=true):
+    the log-odds of the positive class and whether each sample belongs to it."""
+    path = RunDir(run.path).predictions_path
+    if not path.is_file():
+        return None
+    try:
+        from safetensors.numpy import load_file
+        tensors = load_file(str(path))
+        positive = int((RunDir(run.path).read_config().task.model_extra or {}).get("positive", 1))
+    except Exception:
+        return None
+    score, target = tensors.get("score"), tensors.get("target")
+    if score is None or target is None or score.shape != target.shape or score.ndim != 1:
+        return None
+    return score.astype(np.float64), target == positive
+
+
 def _read_forecasts(run: _Run, hours: int = 100) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
     """Panels for a forecasting run: the last `hours` test hours of the first region and the first `hours` of the
     fourth (or last), in original units — from predictions.safetensors (pred, target, group) and the scalers the
@@ -349,6 +367,19 @@ def _make_figures(ctx: _Context) -> list[Block]:
     images = [b for b in pair if isinstance(b, Image)]
     out += [Gallery(images)] if images else []
     out += [b for b in pair if not isinstance(b, Image)]
+
+    scores = {v: [sc for r in ctx.finished(v) if (sc := _read_scores(r)) is not None] for v in ctx.variants}
+    scores = {v: runs for v, runs in scores.items() if runs}
+    if scores:
+        def auc_text(v: str, m: str) -> str:
+            mean, std = _agg(ctx, v, f"test_{m}_mean"), _agg(ctx, v, f"test_{m}_std")
+            return "—" if pd.isna(mean) else f"{mean:.3f}" + ("" if pd.isna(std) else f" ± {std:.3f}")
+
+        legend = {v: f"{v}: ROC AUC {auc_text(v, 'roc_auc')}, PR AUC {auc_text(v, 'pr_auc')}" for v in scores}
+        image("roc_pr", lambda p: F.roc_pr_curves(scores, p, colors=ctx.colors, legend=legend,
+                                                  title="Test split: ROC and precision-recall curves"),
+              "ROC (left) and precision-recall (right) curves on the test split, one line per seed; the legend "
+              "gives each variant's mean ± std over seeds. Dotted: a classifier that guesses.")
 
     # -- per-variant figures -------------------------------------------------------------------------------------
     taken: set[str] = set()

@@ -12,7 +12,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
-from ..data.base import DataInfo
+from ..data.base import Dataset
 
 __all__ = ["Task", "StepResult"]
 
@@ -30,8 +30,14 @@ class Task(ABC):
     monitor: str = "loss"                 # validation metric that selects the epoch used on test
     mode: Literal["min", "max"] = "min"   # whether a larger or smaller `monitor` is better
 
-    def setup(self, info: DataInfo) -> None:
-        """Learn what the task needs from the data before training (e.g. scalers to report in MW)."""
+    def setup(self, data: Dataset) -> None:
+        """Learn what the task needs from the data before training (e.g. scalers to report in MW, class weights
+        from the training split's class counts)."""
+
+    def fitted(self) -> dict[str, Any]:
+        """What setup() learned that changes the loss or metrics, recorded in the run's summary (e.g. class
+        weights); empty when nothing."""
+        return {}
 
     @abstractmethod
     def compute(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
@@ -43,9 +49,11 @@ class Task(ABC):
     def finalize(self, sums: dict[str, Any]) -> dict[str, float]:
         """Turn summed counts (numbers, or lists for per-group sums) into metrics (e.g. {'loss', 'acc'})."""
 
-    def predictions(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Per-sample predictions kept in the run directory (for confusion matrices, forecast plots...)."""
-        return outputs.detach()
+    def predictions(self, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-sample predictions kept in the run directory (predictions.safetensors), by name: ``pred`` (a class
+        or a value, for confusion matrices and forecast plots) and anything else a report draws (e.g. ``score``
+        for ROC curves)."""
+        return {"pred": outputs.detach()}
 
     def better(self, value: float, best: float | None) -> bool:
         if best is None:

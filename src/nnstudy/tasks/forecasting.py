@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.base import DataInfo
+from ..data.base import Dataset
 from . import register_task
 from .base import StepResult, Task
 
@@ -53,7 +53,8 @@ class Forecasting(Task):
         self.lo = torch.zeros(1)    # per group: original = scaled · (hi − lo) + lo
         self.hi = torch.ones(1)
 
-    def setup(self, info: DataInfo) -> None:
+    def setup(self, data: Dataset) -> None:
+        info = data.info
         scalers = info.extra.get("scalers")
         if scalers:
             groups = info.extra.get("regions") or list(scalers)
