@@ -7,10 +7,7 @@ import inspect
 import io
 import os
 import pickle
-import shutil
 import socket
-import subprocess
-import sys
 import tarfile
 import threading
 from pathlib import Path

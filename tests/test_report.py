@@ -249,3 +249,9 @@ def test_binary_study_gets_roc_and_pr_curves(tmp_path):
     assert (tmp_path / "figures" / "roc_pr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = built["report.md"].read_text(encoding="utf-8")
     assert "figures/roc_pr.png" in text and "ROC AUC (0.5 = chance)" in text
+
+
+def test_compute_table_has_all_three_conventions(built):
+    text = built["report.md"].read_text(encoding="utf-8")
+    assert "| variant | params | MACs | FLOPs | detailed FLOPs |" in text
+    assert "| base | 62,006 | 651,720 | 1,303,440 | 1,314,676 |" in text

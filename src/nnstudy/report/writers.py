@@ -465,7 +465,7 @@ def _document(ctx: _Context, figure_blocks: list[Block]) -> list[Block]:
     blocks: list[Block] = [Heading(1, f"Study: {name}" + ("" if mode == "full" else f" ({mode.upper()} MODE)"))]
     blocks.append(Para([Bold("Mode: "), Code(mode), f" · {len(ctx.variants)} variants × {len(study['seeds'])} "
                         f"seeds = {total} runs · {counts.get('finished', 0)} finished · baseline ",
-                        Code(ctx.baseline), f" · report metric ", Code(metric),
+                        Code(ctx.baseline), " · report metric ", Code(metric),
                         f" ({'higher' if report['mode'] == 'max' else 'lower'} is better) · built "
                         f"{time.strftime('%Y-%m-%d %H:%M %Z')}"]))
     if mode != "full":
@@ -509,14 +509,26 @@ def _results_section(ctx: _Context) -> list[Block]:
     rows = [[str(v) for v in row] for row in table.itertuples(index=False)]
     numeric = [c not in ("variant", "verdict") for c in header]
     return [
-        Para([f"Mean ± std over finished seeds (std with ddof = 1; a single seed shows its value alone). params: "
-              f"trainable parameters; MACs: multiply-accumulates per sample, forward pass (FLOPs = 2 × MACs); train s "
-              f"/ eval s: wall-clock seconds per run. Test metrics come from the weights of the epoch selected on "
-              f"validation."]),
+        Para(["Mean ± std over finished seeds (std with ddof = 1; a single seed shows its value alone). params: "
+              "trainable parameters; MACs: multiply-accumulates per sample, forward pass (FLOPs = 2 × MACs); train s "
+              "/ eval s: wall-clock seconds per run. Test metrics come from the weights of the epoch selected on "
+              "validation."]),
         Table(header, rows, numeric),
-        Para([Bold("Significance: "), f"each variant against the baseline ", Code(ctx.baseline), f" on ",
+        Para([Bold("Significance: "), "each variant against the baseline ", Code(ctx.baseline), " on ",
               Code(ctx.metric), f": {TEST_DESCRIPTION}. diff = variant − baseline."]),
-    ] + _result_files(ctx)
+    ] + _compute_table(ctx) + _result_files(ctx)
+
+
+def _compute_table(ctx: _Context) -> list[Block]:
+    """Model size and cost per variant in the three counting conventions of docs/measurement.md."""
+    columns = (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs"), ("flops_detailed", "detailed FLOPs"))
+    rows = [[v, *(_int(_agg(ctx, v, f"{key}_mean")) for key, _ in columns)] for v in ctx.variants]
+    if all(cell == "—" for row in rows for cell in row[1:]):
+        return []
+    return [Para([Bold("Compute per sample, forward pass: "), "MACs = multiply-accumulates of conv, linear, matmul and "
+                  "recurrent layers (gates and every time step included); FLOPs = 2 × MACs; detailed FLOPs add "
+                  "element-wise work (activations, pooling compares, normalisation). See docs/measurement.md."]),
+            Table(["variant", *(title for _, title in columns)], rows, [False, True, True, True, True])]
 
 
 def _result_files(ctx: _Context) -> list[Block]:
