@@ -300,3 +300,23 @@ def test_mlp_with_one_activation_per_hidden_layer():
         ["ReLU", "ReLU", "ReLU", "Sigmoid"]
     with pytest.raises(ValueError, match="2 activations for 4 hidden layers"):
         build_model("mlp", hidden=[100, 50, 24, 12], act=["relu", "tanh"], input_shape=(178,))
+
+
+def test_variable_rnn_input_dropout_acts_in_training_only_and_spares_the_step_flag():
+    from nnstudy.models import build_model
+    torch.manual_seed(0)
+    plain = build_model("variable_rnn", input_shape=(6, 1 + 4))
+    dropped = build_model("variable_rnn", input_shape=(6, 1 + 4), input_dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())          # dropout adds no parameters
+    x = torch.randn(8, 6, 5)
+    x[:, :, 0] = 1.0
+    x[:3, 4:, :] = 0.0                                     # three shorter stays
+    with torch.no_grad():
+        assert torch.equal(dropped.eval()(x), plain.eval()(x))
+        dropped.train()
+        assert not torch.allclose(dropped(x), plain(x))
+        # a dropped flag would change the lengths: the flag is never dropped, so lengths stay intact
+        seen = []
+        dropped.rnn.register_forward_hook(lambda m, args, out: seen.append(args[0].batch_sizes.sum().item()))
+        dropped(x)
+        assert seen == [int(x[..., 0].sum())]

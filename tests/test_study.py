@@ -210,3 +210,19 @@ def test_seizure_study_has_the_exact_spec_f_models():
         counts[v.name] = count_params(build_model(model.pop("name"), **model, num_classes=5, input_shape=(178,)))
     assert counts == {"mlp": 2_949, "cnn": 85_273, "gru": 997, "mlp-improved": 24_539, "cnn-improved": 51_185,
                       "gru-improved": 16_197}
+
+
+def test_seed_keys_set_other_config_keys_to_the_seed(tmp_path):
+    raw = {"name": "toy", "seeds": [0, 1], "seed_keys": ["data.split_seed"],
+           "base": {"model": {"name": "variable_rnn"}, "data": {"name": "mortality-sample"}}}
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    spec = load_study_spec(path)
+    variant = spec.expand()[0]
+    cfg = spec.run_config(variant, 3)
+    assert cfg["train"]["seed"] == 3 and cfg["data"]["split_seed"] == 3
+    assert spec.resolved()["seed_keys"] == ["data.split_seed"]
+    raw["seed_keys"] = ["data.split_sed"]
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="split_sed"):
+        load_study_spec(path)

@@ -104,8 +104,9 @@ class VariableRNN(nn.Module):
     """
 
     def __init__(self, features: int, embed: int, hidden: int, outputs: int, layers: int = 1,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, input_dropout: float = 0.0) -> None:
         super().__init__()
+        self.input_dropout = nn.Dropout(input_dropout)
         self.embed = nn.Linear(features, embed)
         self.rnn = nn.GRU(embed, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.fc = nn.Linear(hidden, outputs)
@@ -120,7 +121,7 @@ class VariableRNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         lengths = x[..., 0].gt(0.5).sum(1).clamp_min(1)
-        z = torch.tanh(self.embed(x[..., 1:]))
+        z = torch.tanh(self.embed(self.input_dropout(x[..., 1:])))
         # lengths on the CPU (pack_padded_sequence's requirement); unsorted: PyTorch sorts and restores the order
         packed = pack_padded_sequence(z, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, h = self.rnn(packed)          # h: (layers, B, hidden), each sequence's state at its own last step
@@ -128,12 +129,16 @@ class VariableRNN(nn.Module):
 
 
 @register_model()
-def variable_rnn(*, embed: int = 32, hidden: int = 16, layers: int = 1, dropout: float = 0.0, num_classes: int = 2,
+def variable_rnn(*, embed: int = 32, hidden: int = 16, layers: int = 1, dropout: float = 0.0,
+                 input_dropout: float = 0.0, num_classes: int = 2,
                  input_shape: tuple[int, ...] = (48, 2)) -> VariableRNN:
     """SPEC G's variable RNN: FC(features→32) → tanh → GRU(32→16) → FC(16→2) over padded + packed sequences.
 
     Args:
-        embed, hidden: widths of the first FC layer and of the GRU; layers, dropout: the GRU stack.
+        embed, hidden: widths of the first FC layer and of the GRU; layers, dropout: the GRU stack (dropout
+            between stacked layers).
+        input_dropout: dropout on the input features during training (not on the step flag): a regulariser for
+            small clinical data sets, where the model otherwise learns a few patients by heart.
         num_classes: outputs (2: survived / died), filled from the dataset.
         input_shape: (max steps, 1 + features), filled from the dataset; channel 0 flags real steps.
 
@@ -142,4 +147,4 @@ def variable_rnn(*, embed: int = 32, hidden: int = 16, layers: int = 1, dropout:
     if len(input_shape) != 2 or input_shape[-1] < 2:
         raise ValueError(f"variable_rnn needs (steps, 1 + features) inputs with a step flag in channel 0, "
                          f"got input_shape {tuple(input_shape)}")
-    return VariableRNN(input_shape[-1] - 1, embed, hidden, num_classes, layers, dropout)
+    return VariableRNN(input_shape[-1] - 1, embed, hidden, num_classes, layers, dropout, input_dropout)

@@ -612,8 +612,10 @@ def _definition_section(ctx: _Context) -> list[Block]:
         text = ", ".join(f"{k}={_yaml_inline(x)}" for k, x in overrides.items()) or "(the base config)"
         rows.append([str(v["name"]) + (" (baseline)" if v["name"] == ctx.baseline else ""), Code(text)])
     blocks: list[Block] = [
-        Para([f"Seeds: {', '.join(str(s) for s in study['seeds'])}. Each variant is the base config with its "
-              f"overrides (dotted keys)."]),
+        Para([f"Seeds: {', '.join(str(s) for s in study['seeds'])}"
+              + (f"; each seed also sets {', '.join(study['seed_keys'])}, so every seed draws its own split and the "
+                 f"spread over seeds includes the split's" if study.get("seed_keys") else "")
+              + ". Each variant is the base config with its overrides (dotted keys)."]),
         Table(["variant", "overrides"], rows, [False, False]),
     ]
     if study.get("base"):

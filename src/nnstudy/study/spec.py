@@ -55,6 +55,9 @@ class StudySpec(_Strict):
     description: str = ""
     base: dict[str, Any]
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    # Config keys set to each run's seed besides train.seed, e.g. [data.split_seed]: every seed then also draws
+    # its own train/validation/test split (repeated hold-out), so the spread over seeds includes the split's.
+    seed_keys: list[str] = Field(default_factory=list)
     baseline: str | None = None
     variants: list[Variant] = Field(default_factory=list)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
@@ -112,14 +115,17 @@ class StudySpec(_Strict):
         if unknown:
             raise ConfigError(f"study {self.name!r}: weights for unknown variant(s) {', '.join(unknown)} "
                               f"(variants: {', '.join(v.name for v in variants)})")
-        return {"name": self.name, "description": self.description, "mode": self.mode, "base": self.base,
-                "seeds": self.seeds, "baseline": baseline, "weights": self.weights,
-                "variants": [v.model_dump() for v in variants], "report": self.report.model_dump()}
+        out = {"name": self.name, "description": self.description, "mode": self.mode, "base": self.base,
+               "seeds": self.seeds, "baseline": baseline, "weights": self.weights,
+               "variants": [v.model_dump() for v in variants], "report": self.report.model_dump()}
+        if self.seed_keys:      # only when set, so study directories written before it still resume
+            out["seed_keys"] = self.seed_keys
+        return out
 
     def run_config(self, variant: Variant, seed: int) -> dict[str, Any]:
         """The run config dict of one (variant, seed), validated."""
         return apply_overrides(_copy(self.base), [f"{k}={_yaml_scalar(v)}" for k, v in variant.overrides.items()]
-                               + [f"train.seed={seed}"])
+                               + [f"{k}={seed}" for k in ("train.seed", *self.seed_keys)])
 
 
 def _copy(d: Any) -> Any:
