@@ -426,6 +426,9 @@ def test_trained_run_scores_another_set_from_the_cli(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "r"), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["metrics"] == pytest.approx(again["recorded"])
+    # the spelling: --data NAME data.path=DIR means the same as --on DIR
+    assert main(["eval", str(tmp_path / "r"), "--data", "mortality", f"data.path={tmp_path / 'b'}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"] == pytest.approx(result["metrics"])
     assert main(["eval", str(tmp_path / "r"), "--on", str(tmp_path / "nowhere")]) != 0
     assert "nowhere" in capsys.readouterr().err
 
@@ -440,7 +443,7 @@ def test_quick_mortality_study_reports_auc_and_roc_curves(tmp_path):
     assert (study_dir / "figures" / "roc_pr.png").is_file()
     report = (study_dir / "report.md").read_text(encoding="utf-8")
     assert "figures/roc_pr.png" in report and "ROC AUC" in report
-    assert outcome.study_dir == study_dir and len(outcome.results) == 3     # 3 variants × 1 seed
+    assert outcome.study_dir == study_dir and len(outcome.results) == 4     # 4 variants × 1 seed
 
 
 # -------------------------------------------------------------------------------- sample, model, store

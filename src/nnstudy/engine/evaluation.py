@@ -63,7 +63,8 @@ def _scoring_overrides(cfg: RunConfig, run: RunDir, data: str | None, on: str | 
     if on is not None:
         params = DATASETS.get(name).signature.parameters
         if "path" not in params:
-            raise ConfigError(f"eval --on: dataset {name!r} reads no data.path (its files come from the data root)")
+            raise ConfigError(f"eval --on: dataset {name!r} reads no data.path; name one that does with --data "
+                              f"(e.g. --data {name.removesuffix('-sample')})")
         out.append(f"data.path={Path(on).expanduser().resolve()}")
         if "stats" in params:
             out += [f"data.stats={run.path.resolve()}", "data.test_fraction=1"]
@@ -84,6 +85,10 @@ def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (
         raise RunDirError(f"{run.path}: has no model.safetensors yet (the run has not finished an epoch)")
     cfg = run.read_config()
     summary = run.summary() or {}
+    # `data.path=DIR` among the overrides means what --on means: score all of DIR with the run's statistics
+    paths = [o for o in overrides if o.startswith("data.path=")]
+    if paths and on is None:
+        on, overrides = paths[-1].partition("=")[2], [o for o in overrides if o not in paths]
     overrides = [*_scoring_overrides(cfg, run, data, on), *overrides]
     if overrides:
         from ..config import apply_overrides, config_to_dict
