@@ -149,15 +149,19 @@ def main() -> None:
 def markdown(result: dict) -> str:
     env = result["environment"]
     lines = [f"`{env['command']}` — {env['cpu']}, {env['threads']} threads, torch {env['torch']}; "
-             f"median of {env['steps']} steps after a warm-up step", "",
+             f"median of {env['steps']} steps after a warm-up step" + (f" ({env['note']})" if env.get("note") else ""),
+             "",
              "| cell (2 × 256) | formulation | batch | targets / step | s / step | steps / epoch | s / epoch | "
              "peak RSS MB (after data load) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     by = {(r["cell"], r["formulation"]): r for r in result["rows"]}
-    for r in result["rows"]:
-        per_step = r["batch"] * (r["train_chunk"] or 1)   # next-hour targets scored per optimiser step
-        lines.append(f"| {r['cell']} | {r['formulation']} | {r['batch']} | {per_step:,} | {r['step_s']:.3f} | "
-                     f"{r['steps_per_epoch']:,} | {r['epoch_s']:,.0f} | {r['peak_rss_mb']:,.0f} "
-                     f"({r['rss_after_data_mb']:,.0f}) |")
+    def num(value, fmt: str = ",") -> str:
+        return "—" if value is None else format(value, fmt)
+
+    for r in result["rows"]:   # rows transcribed from an interrupted run lack the recipe's columns: shown as —
+        per_step = r["batch"] * (r.get("train_chunk") or 1) if "batch" in r else None   # targets per step
+        lines.append(f"| {r['cell']} | {r['formulation']} | {num(r.get('batch'))} | {num(per_step)} | "
+                     f"{r['step_s']:.3f} | {num(r.get('steps_per_epoch'))} | {r['epoch_s']:,.0f} | "
+                     f"{r['peak_rss_mb']:,.0f} ({num(r.get('rss_after_data_mb'), ',.0f')}) |")
     for cell in dict.fromkeys(r["cell"] for r in result["rows"]):
         if (cell, "windows") in by and (cell, "chunks") in by:
             ratio = by[(cell, "windows")]["epoch_s"] / by[(cell, "chunks")]["epoch_s"]

@@ -67,17 +67,25 @@ def main() -> None:
            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_flags_avx512_amx": cpu_flags()}
     out = Path(__file__).parent / "results" / "matmul_precision.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"environment": env, "rows": rows}, indent=2) + "\n")
-    print(f"`{env['command']}` — {env['cpu']}, {args.threads} threads, torch {env['torch']} "
-          f"(CPU capability {env['torch_cpu_capability']}; AVX-512/AMX flags: "
-          f"{', '.join(env['cpu_flags_avx512_amx']) or 'none'}); medians of {args.repeats} repeats\n")
-    print("| what | fp32 | bf16 | bf16 speed-up |\n|---|---:|---:|---:|")
+    result = {"environment": env, "rows": rows, "repeats": args.repeats}
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))
+
+
+def markdown(result: dict) -> str:
+    env, rows = result["environment"], result["rows"]
+    repeats = result.get("repeats", "?")
+    lines = [f"`{env['command']}` — {env['cpu']}, {env['threads']} threads, torch {env['torch']} "
+             f"(CPU capability {env['torch_cpu_capability']}; AVX-512/AMX flags: "
+             f"{', '.join(env['cpu_flags_avx512_amx']) or 'none'}); medians of {repeats} repeats", "",
+             "| what | fp32 | bf16 | bf16 speed-up |", "|---|---:|---:|---:|"]
     for r in rows:
         if "fp32_gflops" in r:
-            print(f"| {r['what']} | {r['fp32_gflops']:.0f} GFLOP/s | {r['bf16_gflops']:.1f} GFLOP/s | "
-                  f"{r['bf16_speedup']:.2f}× |")
+            lines.append(f"| {r['what']} | {r['fp32_gflops']:.0f} GFLOP/s | {r['bf16_gflops']:.1f} GFLOP/s | "
+                         f"{r['bf16_speedup']:.2f}× |")
         else:
-            print(f"| {r['what']} | {r['fp32_s']:.3f} s | {r['bf16_s']:.3f} s | {r['bf16_speedup']:.2f}× |")
+            lines.append(f"| {r['what']} | {r['fp32_s']:.3f} s | {r['bf16_s']:.3f} s | {r['bf16_speedup']:.2f}× |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

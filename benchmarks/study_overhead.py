@@ -56,12 +56,19 @@ def main() -> None:
            "repeats": args.repeats}
     out = Path(__file__).parent / "results" / "study_overhead.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"environment": env, "rows": rows}, indent=2) + "\n")
-    print(f"`{env['command']}` on {env['cpu']}, torch {env['torch']}; medians of {args.repeats} repeats, "
-          f"{args.runs} runs each\n")
-    print("| workers | study wall s | runs' train+eval s | overhead per run s |\n|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['workers']} | {r['wall_s']:.2f} | {r['work_s']:.2f} | {r['overhead_per_run_s']:.3f} |")
+    result = {"environment": env, "rows": rows}
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))
+
+
+def markdown(result: dict) -> str:
+    env, rows = result["environment"], result["rows"]
+    lines = [f"`{env['command']}` on {env['cpu']}, torch {env['torch']}; medians of {env['repeats']} repeats, "
+             f"{env['runs']} runs each", "",
+             "| workers | study wall s | runs' train+eval s | overhead per run s |", "|---:|---:|---:|---:|"]
+    lines += [f"| {r['workers']} | {r['wall_s']:.2f} | {r['work_s']:.2f} | {r['overhead_per_run_s']:.3f} |"
+              for r in rows]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

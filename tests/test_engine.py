@@ -140,3 +140,24 @@ def test_written_files_are_readable_by_others(toy_overrides):
     for name in ("summary.json", "config.yaml", "model.safetensors"):
         mode = stat.S_IMODE((result.run_dir / name).stat().st_mode)
         assert mode == 0o666 & ~mask, (name, oct(mode))
+
+
+def test_channels_last_auto_is_on_for_conv_nets_only_and_changes_results_at_rounding_level(toy_overrides):
+    from nnstudy.engine.device import use_channels_last
+    from nnstudy.models import build_model
+    assert use_channels_last("auto", build_model("tutorial_cnn")) is True
+    assert use_channels_last("auto", build_model("mlp3")) is False
+    assert use_channels_last(False, build_model("tutorial_cnn")) is False
+    auto = _train(toy_overrides, "name=nhwc").summary
+    off = _train(toy_overrides, "name=nchw", "train.channels_last=false").summary
+    assert auto["memory_format"] == "channels_last" and off["memory_format"] == "contiguous"
+    # the same seed in either format: the same trajectory up to float rounding
+    for key in ("train_loss", "val_loss", "test_loss"):
+        assert auto["metrics"][key] == pytest.approx(off["metrics"][key], rel=1e-4, abs=1e-5)
+    torch.manual_seed(0)
+    model = build_model("resnet18").eval()
+    x = torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        nchw = model(x)
+        nhwc = model.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(nchw, nhwc, atol=1e-4)

@@ -70,7 +70,8 @@ class TrainConfig(_Part):
     device: str = "auto"                                # auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps
     threads: PositiveInt | None = None                  # torch intra-op threads; None keeps torch's default
     precision: Literal["fp32", "bf16"] = "fp32"          # bf16 = autocast on CPU and CUDA
-    channels_last: bool = False
+    # NHWC tensors for conv nets; auto = on when the model has 2-D convolutions (benchmarks/training_formats.py)
+    channels_last: bool | Literal["auto"] = "auto"
     checkpoint_every: float = Field(60.0, ge=0.0)       # seconds of training between mid-epoch checkpoints
     eval_every_steps: PositiveInt | None = None         # also evaluate on validation every N steps (steps.csv)
     test_every_epoch: bool = False                      # also score test after each epoch (curves only)

@@ -8,7 +8,7 @@ import torch
 
 from ..errors import ConfigError
 
-__all__ = ["pick_device", "set_threads", "seed_everything", "autocast", "to_memory_format"]
+__all__ = ["pick_device", "set_threads", "seed_everything", "autocast", "to_memory_format", "use_channels_last"]
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -48,6 +48,14 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def use_channels_last(setting: bool | str, model: torch.nn.Module) -> bool:
+    """train.channels_last resolved for `model`: "auto" means on for models with 2-D convolutions, whose steps
+    it makes faster on CPU (benchmarks/training_formats.py; docs/benchmarks.md) as on CUDA; off otherwise."""
+    if setting == "auto":
+        return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    return bool(setting)
 
 
 def to_memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:

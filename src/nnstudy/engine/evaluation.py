@@ -5,12 +5,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..config import RunConfig, load_config
 from ..errors import ConfigError, RunDirError
 from ..runs import RunDir, prepare_run_dir
 from .build import build_data, build_parts
 from .checkpoint import load_weights, save_weights
-from .device import pick_device, seed_everything, set_threads
+from .device import pick_device, seed_everything, set_threads, use_channels_last
 from .loop import RunResult, evaluate, finished_summary, save_predictions
 
 __all__ = ["evaluate_run", "evaluate_weights", "weights_run"]
@@ -24,10 +26,13 @@ def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False
     parts = build_parts(cfg, build_data(cfg))
     load_weights(parts.model, weights)
     parts.model.to(device)
+    channels_last = use_channels_last(cfg.train.channels_last, parts.model)
+    if channels_last:
+        parts.model.to(memory_format=torch.channels_last)
     t0 = time.perf_counter()
     metrics, preds = evaluate(parts.model, parts.data.test, parts.task, parts.data,
                               batch_size=cfg.train.eval_batch_size, device=device, precision=cfg.train.precision,
-                              channels_last=cfg.train.channels_last, keep_predictions=keep_predictions)
+                              channels_last=channels_last, keep_predictions=keep_predictions)
     return {f"test_{k}": v for k, v in metrics.items()}, preds, parts, device, time.perf_counter() - t0
 
 

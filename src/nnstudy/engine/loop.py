@@ -28,7 +28,7 @@ from ..runs import RunDir, prepare_run_dir
 from ..tasks import Task
 from .build import build_data, build_parts
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
-from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format
+from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format, use_channels_last
 from .optim import build_optimizer, build_scheduler
 from .progress import TrainProgress
 
@@ -135,7 +135,8 @@ class _Trainer:
         self.val_split = self.data.val.sample(every) if self.data.val is not None else None
         self.test_curve_split = self.data.test.sample(every) if cfg.train.test_every_epoch else None
         self.model = parts.model.to(self.device)
-        if cfg.train.channels_last:
+        self.channels_last = use_channels_last(cfg.train.channels_last, self.model)
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.steps_per_epoch = _train_steps(len(self.data.train), cfg.train.batch_size)
         self.optimizer = build_optimizer(self.model, cfg.optim)
@@ -210,7 +211,7 @@ class _Trainer:
         n_seen, paused = 0, 0.0   # paused: seconds of step-level validation inside this epoch (not training)
         for x, y, g in _batches(self.data.train, cfg.train.batch_size, order, device, self.step,
                              self.steps_per_epoch):
-            x = to_memory_format(self.data.transform(x, True, self.aug_gen), cfg.train.channels_last)
+            x = to_memory_format(self.data.transform(x, True, self.aug_gen), self.channels_last)
             with autocast(device, cfg.train.precision):
                 loss, batch_sums, _ = self.task.compute(model, x, y, g)
             self.optimizer.zero_grad(set_to_none=True)
@@ -290,7 +291,7 @@ class _Trainer:
     def _evaluate(self, split: Split, keep_predictions: bool = False):
         return evaluate(self.model, split, self.task, self.data, batch_size=self.cfg.train.eval_batch_size,
                         device=self.device, precision=self.cfg.train.precision,
-                        channels_last=self.cfg.train.channels_last, keep_predictions=keep_predictions)
+                        channels_last=self.channels_last, keep_predictions=keep_predictions)
 
     def _finish(self) -> RunResult:
         cfg = self.cfg
@@ -309,6 +310,7 @@ class _Trainer:
             cfg, self.model, self.data, self.device, metrics=metrics, selected_epoch=self.best["epoch"],
             selected_by=f"val_{self.task.monitor}" if self.data.val is not None else "last epoch",
             attempts=self.attempts, in_training_eval=self._in_training_eval(), task_fitted=self.task.fitted(),
+            memory_format="channels_last" if self.channels_last else "contiguous",
             timing={"train_seconds": round(self.timing["train_seconds"], 3),
                   "eval_seconds": round(self.timing["eval_seconds"], 3), "test_seconds": round(test_seconds, 3),
                   "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)})

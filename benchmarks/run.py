@@ -1,0 +1,111 @@
+"""Run nnstudy's benchmarks and write their tables into docs/benchmarks.md.
+
+    python benchmarks/run.py                        # every benchmark that needs no extra data, then the doc
+    python benchmarks/run.py --only seed_protocol   # one (or several) of them
+    python benchmarks/run.py --with energy_formulations   # also the slow ones that need the energy data
+    python benchmarks/run.py --docs-only            # rebuild the doc from benchmarks/results/*.json
+
+Each benchmark is a script in this folder that writes benchmarks/results/<name>.json (its command, the machine,
+torch version, medians of repeats) and has a `markdown(result)` function; this runner calls the scripts one after
+another — never two at once, which would make both numbers wrong on a small machine — and then renders every
+result file it finds. A section whose benchmark was not run this time shows the numbers (and command) of its
+last run. Benchmarks are not tests: run them on a quiet machine.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DOC = HERE.parent / "docs" / "benchmarks.md"
+
+# name -> (title, what it answers, default arguments, needs data beyond the bundled samples)
+BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
+    "seed_protocol": (
+        "1. The seed protocol: nnstudy's loop against hand-written loops",
+        "Steps per second of the PyTorch tutorial protocol (tutorial_cnn, batch 4, SGD) in the tutorial's own "
+        "DataLoader loop, the tightest hand-written loop, nnstudy's engine and the compute alone.",
+        ["--steps", "1500", "--repeats", "3"], True),
+    "energy_formulations": (
+        "2. Energy: the blog's window protocol against nnstudy's chunk formulation",
+        "Time per epoch and peak memory of each formulation, and (with --time-to-accuracy) the training time "
+        "until the blog's sMAPE.",
+        ["--steps", "5"], True),
+    "inference": (
+        "4. Inference throughput: fp32, channels_last, bf16",
+        "Images per second of ResNet-18/50 in each precision and memory format, and how far the fast modes move "
+        "the answers.",
+        ["--repeats", "3"], False),
+    "training_formats": (
+        "Training step: NCHW against channels_last",
+        "Step time of conv nets at their studies' batch sizes in both memory formats, and how far the losses "
+        "drift apart: the measurement behind `train.channels_last: auto`.",
+        ["--repeats", "3"], False),
+    "study_overhead": (
+        "5. Study overhead and parallel runs",
+        "Wall time of a study of tiny runs minus the work its runs report: the cost nnstudy adds per run, with "
+        "one worker and with two.",
+        ["--runs", "12", "--repeats", "3"], False),
+    "matmul_precision": (
+        "Hardware check: does bf16 pay on this CPU?",
+        "Matmul GFLOP/s and a GRU forward in fp32 and bf16, side by side.",
+        ["--repeats", "10"], False),
+}
+SLOW = {"energy_formulations"}      # hours of data preparation and minutes per cell: only when asked
+
+
+def run(name: str, extra: list[str]) -> float:
+    _, _, args, _ = BENCHMARKS[name]
+    t0 = time.perf_counter()
+    # from the repository root with a relative path: the command recorded in the results is the one to re-run
+    subprocess.run([sys.executable, f"benchmarks/{name}.py", *args, *extra], check=True, cwd=HERE.parent)
+    return time.perf_counter() - t0
+
+
+def render() -> str:
+    sys.path.insert(0, str(HERE))
+    parts = ["# Benchmarks", "",
+             "Measured by `python benchmarks/run.py` (see its `--help`); each section names the exact command, the "
+             "machine and the torch version it ran with, and quotes medians of repeats. Performance goals and what "
+             "was tried are in the text under each table. Numbers from one machine compare only with numbers from "
+             "the same machine.", "",
+             "Not built yet: issue #7's item 3, time-to-accuracy curves of a CIFAR-10 fast recipe "
+             "(`cifar-speedrun`).", ""]
+    for name, (title, what, _, _) in BENCHMARKS.items():
+        path = HERE / "results" / f"{name}.json"
+        parts += [f"## {title}", "", what, ""]
+        if not path.is_file():
+            parts += [f"Not measured yet: `python benchmarks/run.py --only {name}`.", ""]
+            continue
+        module = importlib.import_module(name)
+        parts += [module.markdown(json.loads(path.read_text())), ""]
+        notes = HERE / "notes" / f"{name}.md"
+        if notes.is_file():
+            parts += [notes.read_text().strip(), ""]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run just these")
+    p.add_argument("--with", dest="also", nargs="+", default=[], choices=sorted(SLOW), help="also run these")
+    p.add_argument("--docs-only", action="store_true", help="run nothing; rebuild docs/benchmarks.md")
+    args = p.parse_args()
+    names = [] if args.docs_only else (args.only or [n for n in BENCHMARKS if n not in SLOW or n in args.also])
+    for name in names:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        seconds = run(name, [])
+        print(f"== {name}: {seconds:.0f} s", file=sys.stderr, flush=True)
+    tmp = DOC.with_suffix(".md.tmp")
+    tmp.write_text(render() + "\n", encoding="utf-8")
+    tmp.replace(DOC)
+    print(f"wrote {DOC}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
