@@ -50,7 +50,7 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "5. Study overhead and parallel runs",
         "Wall time of a study of tiny runs minus the work its runs report: the cost nnstudy adds per run, with "
         "one worker and with two.",
-        ["--runs", "12", "--repeats", "3"], False),
+        ["--runs", "100", "--repeats", "3"], False),
     "matmul_precision": (
         "Hardware check: does bf16 pay on this CPU?",
         "Matmul GFLOP/s and a GRU forward in fp32 and bf16, side by side.",
