@@ -255,3 +255,13 @@ def test_compute_table_has_all_three_conventions(built):
     text = built["report.md"].read_text(encoding="utf-8")
     assert "| variant | params | MACs | FLOPs | detailed FLOPs |" in text
     assert "| base | 62,006 | 651,720 | 1,303,440 | 1,314,676 |" in text
+
+
+def test_far_off_values_get_a_log_axis_and_only_blow_ups_are_clipped():
+    from nnstudy.report.figures import _clip_outliers, _new_figure
+    ax = _new_figure(3, 3).subplots()
+    _clip_outliers(ax, [20.0, 1.0, 0.9, 0.8, 0.85])          # a high first epoch: everything shown, log scale
+    assert ax.get_yscale() == "log" and not ax.texts
+    ax = _new_figure(3, 3).subplots()
+    _clip_outliers(ax, [2.3, 2.0, 1.9, 1e26, 1.8])          # a blow-up: clipped, with a note
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[1] < 10 and "off scale" in ax.texts[0].get_text()

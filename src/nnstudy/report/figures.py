@@ -137,20 +137,24 @@ def _epoch_axis(ax, label: str = "epoch") -> None:
 
 
 def _clip_outliers(ax, values: Sequence[float]) -> None:
-    """Keep a diverging run (loss 1e26) from flattening every other curve: when the largest value is over 10× the
-    median, the y axis stops just above the largest value within 3× the median and a note says so."""
+    """Keep far-off values from flattening every other curve. Up to 1,000× the median (e.g. a first epoch's loss
+    far above the later ones) a log y axis shows everything. Beyond that (a diverging run's loss of 1e26), the y
+    axis stops just above the largest value within 3× the median, and a note says so."""
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
     if len(v) < 3:
         return
     med = float(np.median(np.abs(v)))
     if med <= 0 or v.max() <= 10 * med:
         return
+    if v.min() > 0 and v.max() <= 1000 * med:
+        ax.set_yscale("log")
+        return
     kept = v[v <= 3 * med]
     top = float(kept.max()) if len(kept) else 3 * med
     lo = float(v.min())
     pad = 0.06 * (top - lo) if top > lo else 0.1 * abs(top)
     ax.set_ylim(lo - pad, top + pad)
-    ax.text(0.98, 0.97, f"off scale: values up to {v.max():.3g}\n(diverging run)", transform=ax.transAxes,
+    ax.text(0.98, 0.97, f"off scale: values up to {v.max():.3g}\n(a diverging run?)", transform=ax.transAxes,
             ha="right", va="top", fontsize=8, color="#d1242f",
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
