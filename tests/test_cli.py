@@ -157,4 +157,4 @@ def test_run_uses_the_study_workers_unless_given(tmp_path, monkeypatch):
             cli.main(["run", str(path), "--out", str(tmp_path), *extra])
         assert seen[-1] == expected
     from nnstudy.study import load_study_spec
-    assert load_study_spec("energy-rnn").workers == 2 and load_study_spec("cifar-cnn-ablation").workers == 1
+    assert load_study_spec("energy-rnn").workers == 2 and load_study_spec("cifar-resnet-depth").workers == 1
