@@ -156,6 +156,7 @@ class _Run:
     history: pd.DataFrame | None = None
     steps: pd.DataFrame | None = None       # steps.csv (validation every N steps)
     summary: dict[str, Any] | None = None
+    predictions: dict[str, np.ndarray] | None = None   # predictions.safetensors, read on first use
 
 
 class _Context:
@@ -225,15 +226,23 @@ def _read_history(path: Path) -> pd.DataFrame | None:
     return df if "epoch" in df.columns and len(df) else None
 
 
+def _prediction_tensors(run: _Run) -> dict[str, np.ndarray]:
+    """predictions.safetensors of a run as arrays by name ({} when missing or unreadable), read once per run:
+    the confusion matrix, ROC curves and forecast plots all draw from it."""
+    if run.predictions is None:
+        run.predictions = {}
+        path = RunDir(run.path).predictions_path
+        if path.is_file():
+            try:
+                from safetensors.numpy import load_file
+                run.predictions = load_file(str(path))
+            except Exception:
+                pass
+    return run.predictions
+
+
 def _read_predictions(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
-    path = RunDir(run.path).predictions_path
-    if not path.is_file():
-        return None
-    try:
-        from safetensors.numpy import load_file
-        tensors = load_file(str(path))
-    except Exception:
-        return None
+    tensors = _prediction_tensors(run)
     pred, target = tensors.get("pred"), tensors.get("target")
     if pred is None or target is None or pred.shape != target.shape or pred.ndim != 1:
         return None
@@ -245,17 +254,13 @@ def _read_predictions(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
 def _read_scores(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
     """(score, is_positive) of a run's test samples, when its task kept scores (classification with auc=true):
     the log-odds of the positive class and whether each sample belongs to it."""
-    path = RunDir(run.path).predictions_path
-    if not path.is_file():
-        return None
-    try:
-        from safetensors.numpy import load_file
-        tensors = load_file(str(path))
-        positive = int((RunDir(run.path).read_config().task.model_extra or {}).get("positive", 1))
-    except Exception:
-        return None
+    tensors = _prediction_tensors(run)
     score, target = tensors.get("score"), tensors.get("target")
     if score is None or target is None or score.shape != target.shape or score.ndim != 1:
+        return None
+    try:
+        positive = int((RunDir(run.path).read_config().task.model_extra or {}).get("positive", 1))
+    except Exception:
         return None
     return score.astype(np.float64), target == positive
 
@@ -264,13 +269,11 @@ def _read_forecasts(run: _Run, hours: int = 100) -> list[tuple[str, np.ndarray, 
     """Panels for a forecasting run: the last `hours` test hours of the first region and the first `hours` of the
     fourth (or last), in original units — from predictions.safetensors (pred, target, group) and the scalers the
     run's summary recorded. None for runs without per-group float predictions."""
-    path = RunDir(run.path).predictions_path
     info = ((run.summary or {}).get("data") or {}).get("info") or {}
     scalers, regions = info.get("scalers"), info.get("regions")
-    if not path.is_file() or not scalers or not regions:
+    if not scalers or not regions:
         return None
-    from safetensors.numpy import load_file
-    t = load_file(str(path))
+    t = _prediction_tensors(run)
     pred, target, group = t.get("pred"), t.get("target"), t.get("group")
     if group is None or pred is None or not np.issubdtype(pred.dtype, np.floating):
         return None
