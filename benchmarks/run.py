@@ -2,7 +2,7 @@
 
     python benchmarks/run.py                        # every benchmark that needs no extra data, then the doc
     python benchmarks/run.py --only seed_protocol   # one (or several) of them
-    python benchmarks/run.py --with energy_formulations   # also the slow ones that need the energy data
+    python benchmarks/run.py --with energy_formulations cifar_speedrun   # also the slow ones (full data, hours)
     python benchmarks/run.py --docs-only            # rebuild the doc from benchmarks/results/*.json
 
 Each benchmark is a script in this folder that writes benchmarks/results/<name>.json (its command, the machine,
@@ -36,6 +36,11 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "Time per epoch and peak memory of each formulation, and (with --time-to-accuracy) the training time "
         "until the blog's sMAPE.",
         ["--steps", "5"], True),
+    "cifar_speedrun": (
+        "3. Time to accuracy: the cifar-speedrun recipes on CIFAR-10",
+        "Test accuracy against wall-clock time of `nnstudy run cifar-speedrun`'s recipes (airbench94's, and a "
+        "narrower net sized for a 6-minute budget), each run timed end to end in a fresh process.",
+        [], True),
     "inference": (
         "4. Inference throughput: fp32, channels_last, bf16",
         "Images per second of ResNet-18/50 in each precision and memory format, and how far the fast modes move "
@@ -56,7 +61,8 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "Matmul GFLOP/s and a GRU forward in fp32 and bf16, side by side.",
         ["--repeats", "10"], False),
 }
-SLOW = {"energy_formulations"}      # hours of data preparation and minutes per cell: only when asked
+# hours each (data preparation and minutes per cell; an hour per airbench94 seed on 2 cores): only when asked
+SLOW = {"energy_formulations", "cifar_speedrun"}
 
 
 def run(name: str, extra: list[str]) -> float:
@@ -73,9 +79,7 @@ def render() -> str:
              "Measured by `python benchmarks/run.py` (see its `--help`); each section names the exact command, the "
              "machine and the torch version it ran with, and quotes medians of repeats. Performance goals and what "
              "was tried are in the text under each table. Numbers from one machine compare only with numbers from "
-             "the same machine.", "",
-             "Not built yet: issue #7's item 3, time-to-accuracy curves of a CIFAR-10 fast recipe "
-             "(`cifar-speedrun`).", ""]
+             "the same machine.", ""]
     for name, (title, what, _, _) in BENCHMARKS.items():
         path = HERE / "results" / f"{name}.json"
         parts += [f"## {title}", "", what, ""]

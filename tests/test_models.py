@@ -91,6 +91,9 @@ def test_builder_contract(name):
      2 * (16 + 256 + 32) + 2 * (16 * 32 + 256 + 32) + 32 * 5 + 5),
     ("rnn_forecaster", {}, 596_993),                         # SPEC E: the blog's GRU, 2 layers
     ("rnn_forecaster", {"cell": "lstm"}, 795_905),
+    # airbench94 (trainable only: whitening filters and BN scales are frozen); the cifar-speedrun small net
+    ("airbench", {}, 1_971_352),
+    ("airbench", {"widths": [32, 64, 128]}, 294_360),
 ])
 def test_param_counts(name, kwargs, expected):
     assert count_params(build_model(name, **kwargs)) == expected

@@ -66,7 +66,7 @@ def test_bad_studies_fail_before_anything_runs(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["cifar-cnn-ablation", "cifar-mlp-depth", "cifar-resnet-depth", "energy-rnn", "seizure",
-                                  "cifar-alexnet-vs-resnet", "mortality"])
+                                  "cifar-alexnet-vs-resnet", "mortality", "cifar-speedrun"])
 def test_builtin_studies_load_in_both_modes(name):
     full = load_study_spec(name)
     quick = load_study_spec(name, mode="quick", seeds=3)

@@ -55,11 +55,16 @@ class OptimConfig(_Part):
     nesterov: bool = False                              # SGD only
     weight_decay: float = Field(0.0, ge=0.0)
     betas: tuple[float, float] = (0.9, 0.999)           # Adam/AdamW only
-    schedule: Literal["none", "step", "cosine", "onecycle"] = "none"
+    schedule: Literal["none", "step", "cosine", "onecycle", "linear"] = "none"
     warmup_epochs: float = Field(0.0, ge=0.0)           # linear warm-up, in epochs (fractions allowed)
+    warmup_from: float | None = Field(None, ge=0.0, le=1.0)  # lr multiplier at step 0; None: 1/25 onecycle, else ~0
     step_size: float = Field(30.0, gt=0.0)              # "step": epochs between decays
     gamma: float = Field(0.1, gt=0.0)                   # "step": factor per decay
-    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)    # "cosine"/"onecycle": final lr as a fraction of lr
+    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)    # "cosine"/"onecycle"/"linear": final lr as a fraction of lr
+    # BatchNorm/LayerNorm parameters train at lr × this, with weight_decay / this (the same decay per step):
+    # airbench's 64× for its BN shifts
+    norm_lr_scale: PositiveFloat = 1.0
+    lookahead: bool = False                             # airbench's lookahead averaging every 5 steps (engine/lookahead.py)
 
 
 class TrainConfig(_Part):
@@ -76,6 +81,8 @@ class TrainConfig(_Part):
     eval_every_steps: PositiveInt | None = None         # also evaluate on validation every N steps (steps.csv)
     test_every_epoch: bool = False                      # also score test after each epoch (curves only)
     eval_samples: PositiveInt | None = None             # in-training evaluations use a fixed subset this large
+    # test-time augmentation of the final test (images): average the logits over flipped (and shifted) copies
+    tta: Literal["none", "flip", "flip_translate"] = "none"
 
 
 class RunConfig(_Part):

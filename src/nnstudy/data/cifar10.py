@@ -364,6 +364,7 @@ def _make_dataset(name: str, train_x: torch.Tensor, train_y: torch.Tensor, test_
     info = DataInfo(input_shape=SHAPE, num_classes=len(class_names), class_names=list(class_names),
                     extra={"normalize": normalize, "mean": transform.mean, "std": transform.std,
                            "augment": transform.augment, "crop_padding": transform.padding,
+                           "crop_fill": transform.fill,
                            "val_fraction": val_fraction, "split_seed": split_seed, "subset": subset,
                            "sizes": {"train": len(train_idx), "val": len(val_idx), "test": len(test_y)}})
     return Dataset(name=name, train=take(train_idx), val=val,
@@ -375,7 +376,7 @@ def _make_dataset(name: str, train_x: torch.Tensor, train_y: torch.Tensor, test_
 @register_dataset("cifar10", tags=("image", "classification"))
 def cifar10(*, path: str | None = None, val_fraction: float = 0.1, split_seed: int = 0,
             normalize: str = "cifar10", augment: str = "none", crop_padding: int = 4,
-            subset: int | None = None) -> Dataset:
+            crop_fill: str = "zeros", subset: int | None = None) -> Dataset:
     """CIFAR-10, full: 50,000 train (less the validation split) / 10,000 test 32×32 RGB images, 10 classes.
 
     Args:
@@ -385,13 +386,14 @@ def cifar10(*, path: str | None = None, val_fraction: float = 0.1, split_seed: i
         split_seed: seed of the validation split and the subset (independent of the run's seed).
         normalize: "cifar10" (huyvnphan's mean/std, SPEC C), "half" (0.5/0.5, the PyTorch tutorial) or "none".
         augment: "none", "crop", "flip" or "crop_flip" (training batches only).
-        crop_padding: zero padding in pixels for the random crop.
+        crop_padding: padding in pixels for the random crop: the largest shift of an image.
+        crop_fill: what the shifted-in edge holds: "zeros" (black) or "reflect" (mirrored, airbench's translate).
         subset: keep only this many of the remaining training images (stratified), for quick runs.
 
     Source: Krizhevsky, Learning Multiple Layers of Features from Tiny Images, 2009 (cs.toronto.edu/~kriz).
     """
     _check_args(val_fraction, subset)
-    transform = ImageTransform(*normalization(normalize), augment, crop_padding)
+    transform = ImageTransform(*normalization(normalize), augment, crop_padding, crop_fill)
     where = locate(path) if path is not None else installed_path("cifar10")
     arrays = _load_full(str(where.absolute()), _stamp(where))
     return _make_dataset("cifar10", arrays.train_images, arrays.train_labels, arrays.test_images,
@@ -401,14 +403,15 @@ def cifar10(*, path: str | None = None, val_fraction: float = 0.1, split_seed: i
 
 @register_dataset("cifar10-sample", tags=("image", "classification", "bundled"))
 def cifar10_sample(*, val_fraction: float = 0.1, split_seed: int = 0, normalize: str = "cifar10",
-                   augment: str = "none", crop_padding: int = 4, subset: int | None = None) -> Dataset:
+                   augment: str = "none", crop_padding: int = 4, crop_fill: str = "zeros",
+                   subset: int | None = None) -> Dataset:
     """CIFAR-10 sample bundled with nnstudy: 2,000 train / 500 test real images, balanced, no download.
 
     The first 200 images of each class in data_batch_1 and the first 50 of each class in test_batch, in
     file order. Arguments as for ``cifar10``.
     """
     _check_args(val_fraction, subset)
-    transform = ImageTransform(*normalization(normalize), augment, crop_padding)
+    transform = ImageTransform(*normalization(normalize), augment, crop_padding, crop_fill)
     s = load_sample()
     return _make_dataset("cifar10-sample", s.train_images, s.train_labels, s.test_images, s.test_labels,
                          s.class_names, s.source, val_fraction=val_fraction, split_seed=split_seed,

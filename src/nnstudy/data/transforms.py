@@ -10,7 +10,8 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["NORMALIZE", "AUGMENT", "normalization", "ImageTransform", "random_crop", "random_flip"]
+__all__ = ["NORMALIZE", "AUGMENT", "CROP_FILLS", "normalization", "ImageTransform", "random_crop", "random_flip",
+           "TTA", "tta_views"]
 
 # Per-channel (mean, std) of pixel values scaled to [0, 1].
 NORMALIZE: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -24,6 +25,9 @@ NORMALIZE: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 
 AUGMENT = ("none", "crop", "flip", "crop_flip")
+# What comes in at the edges of a shifted crop: black (torchvision's RandomCrop default) or the image mirrored
+# (airbench's translations).
+CROP_FILLS = ("zeros", "reflect")
 
 
 def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -38,12 +42,14 @@ def _draw_device(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
-def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random H×W crops of the zero-padded batch, one offset per image (torchvision RandomCrop(padding=p)).
+def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None = None,
+                fill: str = "zeros") -> torch.Tensor:
+    """Random H×W crops of the padded batch, one offset per image (torchvision RandomCrop(padding=p)).
 
     Pads once, views every H×W window of each padded image (no copy), and picks each image's window, at an
     offset drawn in [0, 2p] for rows and columns, with one indexing call: each output image is its input
-    shifted by at most `padding` pixels, with zeros coming in at the edges.
+    shifted by at most `padding` pixels, with zeros (fill="zeros") or the mirrored image (fill="reflect")
+    coming in at the edges.
     """
     if padding <= 0:
         return x
@@ -51,7 +57,8 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None
     dev = _draw_device(generator)
     dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=dev).to(x.device)
     dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=dev).to(x.device)
-    padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))  # zeros: black, as torchvision
+    mode = "constant" if fill == "zeros" else "reflect"   # zeros: black, as torchvision
+    padded = torch.nn.functional.pad(x, (padding, padding, padding, padding), mode=mode)
     windows = padded.unfold(2, h, 1).unfold(3, w, 1)        # B×C×(2p+1)×(2p+1)×H×W view
     return windows[torch.arange(b, device=x.device), :, dy, dx]  # B×C×H×W
 
@@ -69,15 +76,18 @@ class ImageTransform:
     Args:
         mean, std: per-channel statistics of pixels scaled to [0, 1] (see ``NORMALIZE``).
         augment: "none", "crop", "flip" or "crop_flip"; applied only when ``train`` is true.
-        padding: pixels of zero padding for the random crop (CIFAR convention: 4).
+        padding: pixels of padding for the random crop (CIFAR convention: 4), i.e. the largest shift.
+        fill: what the padding holds: "zeros" (black, the CIFAR convention) or "reflect" (mirrored edges).
 
     Matches ``nnstudy.data.base.BatchTransform``: ``transform(x, train, generator)``.
     """
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], augment: str = "none",
-                 padding: int = 4) -> None:
+                 padding: int = 4, fill: str = "zeros") -> None:
         if augment not in AUGMENT:
             raise ValueError(f"unknown augment {augment!r}; valid: {', '.join(AUGMENT)}")
+        if fill not in CROP_FILLS:
+            raise ValueError(f"unknown crop fill {fill!r}; valid: {', '.join(CROP_FILLS)}")
         if len(mean) != len(std):
             raise ValueError(f"mean has {len(mean)} channels but std has {len(std)}")
         if any(s <= 0 for s in std):
@@ -88,16 +98,18 @@ class ImageTransform:
         self.std = tuple(float(s) for s in std)
         self.augment = augment
         self.padding = int(padding)
+        self.fill = fill
         # One fused multiply-add: x * scale + shift == (x / 255 - mean) / std.
         self._scale = torch.tensor([1.0 / (255.0 * s) for s in self.std]).view(1, -1, 1, 1)
         self._shift = torch.tensor([-m / s for m, s in zip(self.mean, self.std)]).view(1, -1, 1, 1)
         self._on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
-    def preset(cls, normalize: str = "none", augment: str = "none", padding: int = 4) -> "ImageTransform":
+    def preset(cls, normalize: str = "none", augment: str = "none", padding: int = 4,
+               fill: str = "zeros") -> "ImageTransform":
         """A transform from a normalisation preset name (``NORMALIZE``)."""
         mean, std = normalization(normalize)
-        return cls(mean, std, augment, padding)
+        return cls(mean, std, augment, padding, fill)
 
     def _constants(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         # Copied to each device once, not per batch (a host-to-device copy per step would cost a sync).
@@ -112,7 +124,7 @@ class ImageTransform:
         if train and self.augment != "none":
             # Augment the uint8 batch: a quarter of the bytes of float32 to move around.
             if self.augment in ("crop", "crop_flip"):
-                x = random_crop(x, self.padding, generator)
+                x = random_crop(x, self.padding, generator, self.fill)
             if self.augment in ("flip", "crop_flip"):
                 x = random_flip(x, generator)
         scale, shift = self._constants(x.device)
@@ -125,4 +137,32 @@ class ImageTransform:
 
     def __repr__(self) -> str:
         return (f"ImageTransform(mean={self.mean}, std={self.std}, augment={self.augment!r}, "
-                f"padding={self.padding})")
+                f"padding={self.padding}, fill={self.fill!r})")
+
+
+# ----------------------------------------------------------------------------------- test-time augmentation
+
+TTA = ("none", "flip", "flip_translate")
+
+
+def tta_views(x: torch.Tensor, mode: str) -> list[tuple[float, torch.Tensor]]:
+    """(weight, view) pairs of a normalised image batch whose weighted logits make the test-time prediction.
+
+    - "none": the batch itself;
+    - "flip": the batch and its mirror image, ½ each;
+    - "flip_translate" (airbench's TTA level 2): ½ for the flip pair, ½ for the flip pairs of the batch shifted
+      one pixel up-left and one pixel down-right (mirrored edges): 6 forward passes.
+    """
+    if mode not in TTA:
+        raise ValueError(f"unknown tta {mode!r}; valid: {', '.join(TTA)}")
+    if mode == "none":
+        return [(1.0, x)]
+    views = [(0.5, x), (0.5, x.flip(3))]
+    if mode == "flip":
+        return views
+    h, w = x.shape[2:]
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    shifted = [padded[:, :, :h, :w], padded[:, :, 2:, 2:]]
+    return ([(0.5 * weight, view) for weight, view in views]
+            + [(0.125, v) for s in shifted for v in (s, s.flip(3))])
+

@@ -32,7 +32,7 @@ def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False
     t0 = time.perf_counter()
     metrics, preds = evaluate(parts.model, parts.data.test, parts.task, parts.data,
                               batch_size=cfg.train.eval_batch_size, device=device, precision=cfg.train.precision,
-                              channels_last=channels_last, keep_predictions=keep_predictions)
+                              channels_last=channels_last, keep_predictions=keep_predictions, tta=cfg.train.tta)
     return {f"test_{k}": v for k, v in metrics.items()}, preds, parts, device, time.perf_counter() - t0
 
 

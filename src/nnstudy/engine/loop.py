@@ -20,6 +20,7 @@ from torch import nn
 
 from ..config import RunConfig
 from ..data.base import Dataset, Split
+from ..data.transforms import tta_views
 from ..errors import NnstudyError
 from ..io import atomic_path
 from ..measure import environment, peak_memory_mb, reset_peak_memory, summarize
@@ -29,10 +30,11 @@ from ..tasks import Task
 from .build import build_data, build_parts
 from .checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format, use_channels_last
+from .lookahead import Lookahead
 from .optim import build_optimizer, build_scheduler
 from .progress import TrainProgress
 
-__all__ = ["train", "evaluate", "RunResult", "TrainingDiverged", "finished_summary", "save_predictions"]
+__all__ = ["train", "evaluate", "WithTTA", "RunResult", "TrainingDiverged", "finished_summary", "save_predictions"]
 
 CHECKPOINT_FORMAT = 1
 
@@ -87,15 +89,37 @@ def _sync(device: torch.device) -> None:
 
 # ----------------------------------------------------------------------------------------------- evaluation
 
+class WithTTA(nn.Module):
+    """`model` whose output is the weighted sum of its outputs on test-time views of the input
+    (``nnstudy.data.transforms.tta_views``: flips, shifts)."""
+
+    def __init__(self, model: nn.Module, mode: str, channels_last: bool = False) -> None:
+        super().__init__()
+        self.model, self.mode, self.channels_last = model, mode, channels_last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = None
+        for weight, view in tta_views(x, self.mode):
+            y = self.model(to_memory_format(view, self.channels_last)) * weight
+            out = y if out is None else out + y
+        return out
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch_size: int = 1000,
              device: torch.device | None = None, precision: str = "fp32", channels_last: bool = False,
-             keep_predictions: bool = False) -> tuple[dict[str, float], dict[str, torch.Tensor] | None]:
-    """Metrics of `model` on `split` (eval mode, no augmentation); optionally the per-sample predictions
-    (the task's named tensors, e.g. {'pred', 'score'})."""
+             keep_predictions: bool = False, tta: str = "none"
+             ) -> tuple[dict[str, float], dict[str, torch.Tensor] | None]:
+    """Metrics of `model` on `split` (eval mode, no augmentation; `tta` averages over test-time views of
+    images); optionally the per-sample predictions (the task's named tensors, e.g. {'pred', 'score'})."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
+    if tta != "none":
+        if len(data.info.input_shape) != 3:
+            raise NnstudyError(f"train.tta={tta}: test-time flips need images, {data.name} has inputs of shape "
+                               f"{tuple(data.info.input_shape)}")
+        model = WithTTA(model, tta, channels_last)
     sums: dict[str, torch.Tensor] = {}
     preds: list[dict[str, torch.Tensor]] = []
     try:
@@ -108,7 +132,7 @@ def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch
             for k, v in batch_sums.items():
                 sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
     finally:
-        model.train(was_training)
+        model.train(was_training)   # (a WithTTA wrapper passes this on to the model)
     metrics = task.finalize(_plain(sums))
     if not keep_predictions:
         return metrics, None
@@ -141,6 +165,7 @@ class _Trainer:
         self.steps_per_epoch = _train_steps(len(self.data.train), cfg.train.batch_size)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, self.steps_per_epoch)
+        self.lookahead = self._new_lookahead()
         self.progress_enabled = progress
         # progress of the run, all saved in checkpoints
         self.epoch, self.step = 0, 0
@@ -156,6 +181,7 @@ class _Trainer:
     def _state(self) -> dict[str, Any]:
         return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "lookahead": self.lookahead.state_dict() if self.lookahead else {},
                 "epoch": self.epoch, "step": self.step, "sums": dict(self.sums), "history": self.history,
                 "step_history": self.step_history, "best": dict(self.best), "timing": dict(self.timing), "attempts": self.attempts,
                 "rng_torch": torch.get_rng_state(), "rng_aug": self.aug_gen.get_state(),
@@ -169,6 +195,8 @@ class _Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.lookahead:
+            self.lookahead.load_state_dict(state["lookahead"])
         self.epoch, self.step = state["epoch"], state["step"]
         self.sums, self.history, self.best = state["sums"], state["history"], state["best"]
         self.step_history = state["step_history"]
@@ -186,6 +214,8 @@ class _Trainer:
         else:
             self.run_dir.path.mkdir(parents=True, exist_ok=True)
             self.run_dir.write_config(cfg)
+            self._init_from_data()
+            self.lookahead = self._new_lookahead()   # its slow copy starts from the data-initialised weights
         reset_peak_memory(self.device)
         total = cfg.train.epochs * self.steps_per_epoch
         title = f"{cfg.model.name} on {cfg.data.name}"
@@ -197,6 +227,22 @@ class _Trainer:
                 self._train_epoch()
                 self._end_epoch()
         return self._finish()
+
+    def _new_lookahead(self) -> Lookahead | None:
+        if not self.cfg.optim.lookahead:
+            return None
+        return Lookahead(self.model, self.cfg.train.epochs * self.steps_per_epoch)
+
+    def _init_from_data(self) -> None:
+        """Data-dependent initialisation for models that have one (``init_from_data``, e.g. airbench's whitening
+        filters): a fixed sample of ``init_samples`` training inputs, transformed as for evaluation. Before the
+        first step only; a resumed run restores it from the checkpoint."""
+        init = getattr(self.model, "init_from_data", None)
+        if init is None:
+            return
+        sample = self.data.train.sample(getattr(self.model, "init_samples", 5000))
+        x = self.data.transform(sample.inputs.to(self.device), False, None)
+        init(to_memory_format(x, self.channels_last))
 
     def _train_epoch(self) -> None:
         cfg, device, model = self.cfg, self.device, self.model
@@ -218,6 +264,8 @@ class _Trainer:
             loss.backward()
             self.optimizer.step()
             self.scheduler.step()
+            if self.lookahead:
+                self.lookahead.after_step(self.epoch * self.steps_per_epoch + self.step + 1)
             for k, v in batch_sums.items():
                 sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
             self.step += 1
@@ -288,16 +336,16 @@ class _Trainer:
         self.timing["eval_seconds"] += seconds
         return seconds
 
-    def _evaluate(self, split: Split, keep_predictions: bool = False):
+    def _evaluate(self, split: Split, keep_predictions: bool = False, tta: str = "none"):
         return evaluate(self.model, split, self.task, self.data, batch_size=self.cfg.train.eval_batch_size,
                         device=self.device, precision=self.cfg.train.precision,
-                        channels_last=self.channels_last, keep_predictions=keep_predictions)
+                        channels_last=self.channels_last, keep_predictions=keep_predictions, tta=tta)
 
     def _finish(self) -> RunResult:
         cfg = self.cfg
         load_weights(self.model, self.run_dir.weights_path)   # the epoch selected on validation
         t0 = time.perf_counter()
-        test, preds = self._evaluate(self.data.test, keep_predictions=True)
+        test, preds = self._evaluate(self.data.test, keep_predictions=True, tta=cfg.train.tta)
         _sync(self.device)
         test_seconds = time.perf_counter() - t0
         self.timing["eval_seconds"] += test_seconds
