@@ -131,10 +131,28 @@ def figure(result: dict, path: Path = FIGURE) -> None:
     tmp.replace(path)
 
 
+def _seeds(given: list[str], variants: list[str], default: list[int]) -> dict[str, list[int]]:
+    """Seeds per variant from --seeds values: "0,1,2" for all, "VARIANT=0,1" for one."""
+    seeds = {v: list(default) for v in variants}
+    for item in given:
+        name, _, values = item.rpartition("=")
+        if name and name not in seeds:
+            raise SystemExit(f"--seeds {item}: {name} is not among the variants run ({', '.join(variants)})")
+        try:
+            parsed = [int(s) for s in values.split(",")]
+        except ValueError:
+            raise SystemExit(f"--seeds {item}: expected comma-separated integers") from None
+        for v in ([name] if name else variants):
+            seeds[v] = parsed
+    return seeds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default=None, help="comma-separated variants of cifar-speedrun (default all)")
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: the study's)")
+    parser.add_argument("--seeds", action="append", default=[],
+                        help="comma-separated seeds for every variant (default: the study's), or VARIANT=SEEDS "
+                             "for one (repeatable), e.g. --seeds airbench94=0 --seeds small=0,1,2")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default: torch's)")
     parser.add_argument("--keep", default=str(HERE / ".runs" / "cifar_speedrun"),
                         help="folder of the run directories (finished runs there are reused)")
@@ -146,13 +164,13 @@ def main() -> None:
     unknown = [v for v in chosen if v not in variants]
     if unknown:
         raise SystemExit(f"--variants: unknown {', '.join(unknown)}; cifar-speedrun has {', '.join(variants)}")
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else spec.seeds
+    seeds = _seeds(args.seeds, chosen, spec.seeds)
     runs_dir = Path(args.keep)
     summaries = []
     for name in chosen:
-        cfg = spec.run_config(variants[name], seeds[0])
+        cfg = spec.run_config(variants[name], seeds[name][0])
         runs = [_one_run(spec.run_config(variants[name], s), runs_dir, f"{name}-s{s}", args.threads)
-                for s in seeds]
+                for s in seeds[name]]
         summaries.append(_summarise(name, runs, cfg))
     result = {**environment(threads=args.threads or "torch default", cpus=os.cpu_count()), "variants": summaries}
     save("cifar_speedrun", result, markdown)

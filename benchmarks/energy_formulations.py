@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+
+from _common import RESULTS, environment, save
 
 HERE = Path(__file__).parent
 BLOG_LEGACY_SMAPE = 0.2808     # % (the blog's GRU, legacy formula)
@@ -122,7 +123,6 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure_steps(*args.one, steps=args.steps, threads=args.threads)))
         return
-    from nnstudy.measure.environment import cpu_model
     rows = []
     for cell in args.cells:
         for formulation in FORMULATIONS:
@@ -135,20 +135,16 @@ def main() -> None:
     tta = None
     if args.time_to_accuracy:
         tta = time_to_accuracy(args.threads, args.epochs or recipe("chunks")["train"]["epochs"])
-    env = {"command": " ".join(["python", *sys.argv]), "cpu": cpu_model(), "threads": args.threads,
-           "torch": torch.__version__, "python": platform.python_version(), "steps": args.steps}
-    out = HERE / "results" / "energy_formulations.json"
-    out.parent.mkdir(exist_ok=True)
+    out = RESULTS / "energy_formulations.json"
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    result = {"environment": env, "rows": rows or previous.get("rows", []),
+    result = {**environment(threads=args.threads, steps=args.steps), "rows": rows or previous.get("rows", []),
               "time_to_accuracy": tta or previous.get("time_to_accuracy")}
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(result))
+    save("energy_formulations", result, markdown)
 
 
 def markdown(result: dict) -> str:
-    env = result["environment"]
-    lines = [f"`{env['command']}` — {env['cpu']}, {env['threads']} threads, torch {env['torch']}; "
+    env = result
+    lines = [f"`{env['command']}` — {env['machine']}, {env['threads']} threads, torch {env['torch']}; "
              f"median of {env['steps']} steps after a warm-up step" + (f" ({env['note']})" if env.get("note") else ""),
              "",
              "| cell (2 × 256) | formulation | batch | targets / step | s / step | steps / epoch | s / epoch | "

@@ -9,14 +9,13 @@ Prints a Markdown table and writes benchmarks/results/matmul_precision.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
+
+from _common import environment, save
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -61,21 +60,15 @@ def main() -> None:
             bf16 = median_seconds(lambda: gru(x), max(3, args.repeats // 5))
     rows.append({"what": "GRU 2×256 forward, 256 windows × 90 h (s)", "fp32_s": fp32, "bf16_s": bf16,
                  "bf16_speedup": fp32 / bf16})
-    from nnstudy.measure.environment import cpu_model
-    env = {"command": " ".join(["python", *sys.argv]), "cpu": cpu_model(), "threads": args.threads,
-           "torch": torch.__version__, "python": platform.python_version(),
-           "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_flags_avx512_amx": cpu_flags()}
-    out = Path(__file__).parent / "results" / "matmul_precision.json"
-    out.parent.mkdir(exist_ok=True)
-    result = {"environment": env, "rows": rows, "repeats": args.repeats}
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(result))
+    result = {**environment(threads=args.threads, torch_cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                            cpu_flags_avx512_amx=cpu_flags(), repeats=args.repeats), "rows": rows}
+    save("matmul_precision", result, markdown)
 
 
 def markdown(result: dict) -> str:
-    env, rows = result["environment"], result["rows"]
+    env, rows = result, result["rows"]
     repeats = result.get("repeats", "?")
-    lines = [f"`{env['command']}` — {env['cpu']}, {env['threads']} threads, torch {env['torch']} "
+    lines = [f"`{env['command']}` — {env['machine']}, {env['threads']} threads, torch {env['torch']} "
              f"(CPU capability {env['torch_cpu_capability']}; AVX-512/AMX flags: "
              f"{', '.join(env['cpu_flags_avx512_amx']) or 'none'}); medians of {repeats} repeats", "",
              "| what | fp32 | bf16 | bf16 speed-up |", "|---|---:|---:|---:|"]

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
 import yaml
 
-from nnstudy.measure.environment import cpu_model
+from _common import environment, save
+
 from nnstudy.study import load_study_spec, run_study
 
 
@@ -69,20 +67,14 @@ def main() -> None:
         walls = [one(args.parallel_runs, workers, base)["wall_s"] for _ in range(args.repeats)]
         parallel[f"wall_s_{workers}_workers"] = statistics.median(walls)
     parallel["speedup"] = parallel["wall_s_1_workers"] / parallel["wall_s_2_workers"]
-    env = {"command": " ".join(["python", *sys.argv]), "cpu": cpu_model(),
-           "torch": torch.__version__, "python": platform.python_version(), "runs": args.runs,
-           "repeats": args.repeats, "parallel_runs": args.parallel_runs,
-           "parallel_epochs": args.parallel_epochs}
-    out = Path(__file__).parent / "results" / "study_overhead.json"
-    out.parent.mkdir(exist_ok=True)
-    result = {"environment": env, "rows": rows, "parallel": parallel}
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(result))
+    result = {**environment(runs=args.runs, repeats=args.repeats, parallel_runs=args.parallel_runs,
+                            parallel_epochs=args.parallel_epochs), "rows": rows, "parallel": parallel}
+    save("study_overhead", result, markdown)
 
 
 def markdown(result: dict) -> str:
-    env, rows = result["environment"], result["rows"]
-    lines = [f"`{env['command']}` on {env['cpu']}, torch {env['torch']}; medians of {env['repeats']} repeats, "
+    env, rows = result, result["rows"]
+    lines = [f"`{env['command']}` on {env['machine']}, torch {env['torch']}; medians of {env['repeats']} repeats, "
              f"{env['runs']} runs each", "",
              "| workers | study wall s | runs' train+eval s | overhead per run s |", "|---:|---:|---:|---:|"]
     lines += [f"| {r['workers']} | {r['wall_s']:.2f} | {r['work_s']:.2f} | {r['overhead_per_run_s']:.3f} |"

@@ -196,3 +196,33 @@ def test_speedrun_study_recipe():
     # the same lr per image at half the batch
     assert small.optim.lr / small.train.batch_size == pytest.approx(cfg.optim.lr / cfg.train.batch_size)
     json.dumps(spec.resolved())
+
+
+def test_benchmark_table_and_curve(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = __import__("cifar_speedrun")
+    run = {"seed": 0, "wall_seconds": 400.0, "wall_without_curve_seconds": 380.0, "train_seconds": 300.0,
+           "final_test_seconds": 10.0, "test_acc_tta": 0.945,
+           "curve": [{"epoch": 1, "train_seconds": 100.0, "test_acc": 0.85},
+                     {"epoch": 2, "train_seconds": 200.0, "test_acc": 0.91},
+                     {"epoch": 3, "train_seconds": 300.0, "test_acc": 0.938}]}
+    # 94 % is first reached by the final point with TTA, at training + final-test seconds
+    assert bench._first_crossing(run["curve"], (310.0, 0.945), 0.94) == 310.0
+    assert bench._first_crossing(run["curve"], (310.0, 0.945), 0.90) == 200.0
+    assert bench._first_crossing(run["curve"], (310.0, 0.945), 0.95) is None
+    cfg = {"train": {"epochs": 3, "batch_size": 1024, "tta": "flip"}, "model": {"widths": [8, 8, 8]}}
+    summary = bench._summarise("airbench94", [run, {**run, "seed": 1, "test_acc_tta": 0.935}], cfg)
+    assert summary["test_acc_mean"] == pytest.approx(0.94) and summary["train_seconds_to"]["0.94"] is None
+    result = {"command": "python benchmarks/cifar_speedrun.py", "machine": "test CPU", "torch": "x", "cpus": 2,
+              "threads": 2, "variants": [summary]}
+    table = bench.markdown(result)
+    assert "| airbench94 (widths [8, 8, 8], batch 1024, TTA flip) | 2 | 3 | 94.00 ± 0.71 % | 6.7 min |" in table
+    assert "not reached" in table and "91.0 % @ 3.3 min" in table
+    bench.figure(result, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 1000
+    assert bench._seeds(["small=0,1,2"], ["airbench94", "small"], [0]) == {"airbench94": [0], "small": [0, 1, 2]}
+    with pytest.raises(SystemExit, match="not among the variants"):
+        bench._seeds(["big=1"], ["small"], [0])
+    del sys.modules["cifar_speedrun"]
