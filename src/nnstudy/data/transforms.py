@@ -165,4 +165,3 @@ def tta_views(x: torch.Tensor, mode: str) -> list[tuple[float, torch.Tensor]]:
     shifted = [padded[:, :, :h, :w], padded[:, :, 2:, 2:]]
     return ([(0.5 * weight, view) for weight, view in views]
             + [(0.125, v) for s in shifted for v in (s, s.flip(3))])
-
