@@ -91,7 +91,7 @@ def _summarise(variant: str, runs: list[dict], cfg: dict) -> dict:
         crossings[f"{level:.2f}"] = statistics.median(times) if all(t is not None for t in times) else None
     return {
         "variant": variant, "seeds": [r["seed"] for r in runs], "epochs": cfg["train"]["epochs"],
-        "batch_size": cfg["train"]["batch_size"], "widths": cfg["model"].get("widths"),
+        "batch_size": cfg["train"]["batch_size"], "model": cfg["model"]["name"], "widths": cfg["model"].get("widths"),
         "tta": cfg["train"].get("tta", "none"),
         "test_acc_mean": statistics.mean(accs), "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else None,
         "wall_median": statistics.median(r["wall_seconds"] for r in runs),
@@ -197,7 +197,8 @@ def markdown(r: dict) -> str:
              "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(THRESHOLDS)]
     for v in r["variants"]:
         std = f" ± {100 * v['test_acc_std']:.2f}" if v["test_acc_std"] is not None else ""
-        lines.append(f"| {v['variant']} (widths {v['widths']}, batch {v['batch_size']}, TTA {v['tta']}) | "
+        widths = f" {'/'.join(map(str, v['widths']))}" if v.get("widths") else ""
+        lines.append(f"| {v['variant']} ({v.get('model', '')}{widths}, batch {v['batch_size']}, TTA {v['tta']}) | "
                      f"{len(v['seeds'])} | {v['epochs']} | {100 * v['test_acc_mean']:.2f}{std} % | "
                      f"{_min_s(v['wall_median'])} | {_min_s(v['wall_without_curve_median'])} | "
                      f"{_min_s(v['train_median'])} |"

@@ -184,7 +184,7 @@ def test_tta_applies_to_the_final_test_only(tmp_path):
 def test_speedrun_study_recipe():
     spec = load_study_spec("cifar-speedrun")
     names = [v.name for v in spec.expand()]
-    assert names == ["airbench94", "small"]
+    assert names == ["airbench94", "small", "resnet18"]
     cfg = load_config(spec.run_config(spec.expand()[0], 0))
     # airbench94's summed-loss hyper-parameters on the mean loss: lr 11.5 / (1 + 1/(1 − 0.85)), decay 0.0153
     # per 1024 images per step
@@ -195,6 +195,9 @@ def test_speedrun_study_recipe():
     small = load_config(spec.run_config(spec.expand()[1], 0))
     # the same lr per image at half the batch
     assert small.optim.lr / small.train.batch_size == pytest.approx(cfg.optim.lr / cfg.train.batch_size)
+    resnet = load_config(spec.run_config(spec.expand()[2], 0))
+    # the airbench-only settings are reset for ResNet-18
+    assert resnet.model.name == "resnet18" and not resnet.optim.lookahead and resnet.optim.norm_lr_scale == 1
     json.dumps(spec.resolved())
 
 
@@ -212,13 +215,14 @@ def test_benchmark_table_and_curve(tmp_path, monkeypatch):
     assert bench._first_crossing(run["curve"], (310.0, 0.945), 0.94) == 310.0
     assert bench._first_crossing(run["curve"], (310.0, 0.945), 0.90) == 200.0
     assert bench._first_crossing(run["curve"], (310.0, 0.945), 0.95) is None
-    cfg = {"train": {"epochs": 3, "batch_size": 1024, "tta": "flip"}, "model": {"widths": [8, 8, 8]}}
+    cfg = {"train": {"epochs": 3, "batch_size": 1024, "tta": "flip"}, "model": {"name": "airbench",
+                                                                             "widths": [8, 8, 8]}}
     summary = bench._summarise("airbench94", [run, {**run, "seed": 1, "test_acc_tta": 0.935}], cfg)
     assert summary["test_acc_mean"] == pytest.approx(0.94) and summary["train_seconds_to"]["0.94"] is None
     result = {"command": "python benchmarks/cifar_speedrun.py", "machine": "test CPU", "torch": "x", "cpus": 2,
               "threads": 2, "variants": [summary]}
     table = bench.markdown(result)
-    assert "| airbench94 (widths [8, 8, 8], batch 1024, TTA flip) | 2 | 3 | 94.00 ± 0.71 % | 6.7 min |" in table
+    assert "| airbench94 (airbench 8/8/8, batch 1024, TTA flip) | 2 | 3 | 94.00 ± 0.71 % | 6.7 min |" in table
     assert "not reached" in table and "91.0 % @ 3.3 min" in table
     bench.figure(result, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 1000
