@@ -165,7 +165,7 @@ class _Trainer:
         self.steps_per_epoch = _train_steps(len(self.data.train), cfg.train.batch_size)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, self.steps_per_epoch)
-        self.lookahead = self._new_lookahead()
+        self.lookahead: Lookahead | None = None   # made in run(): after the data-dependent init, or restored
         self.progress_enabled = progress
         # progress of the run, all saved in checkpoints
         self.epoch, self.step = 0, 0
@@ -195,6 +195,7 @@ class _Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self.lookahead = self._new_lookahead()
         if self.lookahead:
             self.lookahead.load_state_dict(state["lookahead"])
         self.epoch, self.step = state["epoch"], state["step"]

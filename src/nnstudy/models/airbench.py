@@ -84,6 +84,8 @@ class ConvGroup(nn.Sequential):
 class AirbenchNet(nn.Module):
     """Whitening → act → ConvGroup × 3 → MaxPool3 → Linear (no bias) → × scale."""
 
+    init_samples = 5000   # images for init_from_data (airbench: 5,000)
+
     def __init__(self, widths: Sequence[int] = (64, 256, 256), num_classes: int = 10, in_channels: int = 3,
                  act: str = "gelu", scale: float = 1 / 9, whiten_kernel: int = 2) -> None:
         super().__init__()
@@ -103,8 +105,6 @@ class AirbenchNet(nn.Module):
         """Data-dependent initialisation (called by the engine once, before training, with up to
         ``init_samples`` normalised training images): fit the whitening filters."""
         self.whiten.fit(images)
-
-    init_samples = 5000   # images for init_from_data (airbench: 5,000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.groups(self.act(self.whiten(x)))
