@@ -4,7 +4,26 @@ Anything else that escapes is a bug in nnstudy and keeps its traceback.
 """
 from __future__ import annotations
 
-__all__ = ["NnstudyError", "ConfigError", "RegistryError", "DataError", "CheckpointError", "RunDirError"]
+import reprlib
+
+__all__ = ["clip", "MESSAGE_LIMIT", "NnstudyError", "ConfigError", "RegistryError", "DataError", "CheckpointError", "RunDirError"]
+
+
+# Characters of a user's value quoted in a message, and of a whole message: a 5 MB line or a YAML alias bomb in a
+# config must not become megabytes of error text.
+VALUE_LIMIT = 80
+MESSAGE_LIMIT = 500
+_SHORT_REPR = reprlib.Repr()   # (keyword arguments need Python 3.12)
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxtuple, _SHORT_REPR.maxdict = 3, 8, 8, 6
+_SHORT_REPR.maxstring, _SHORT_REPR.maxother, _SHORT_REPR.maxlong = VALUE_LIMIT, VALUE_LIMIT, 40
+
+
+def clip(value: object, limit: int = VALUE_LIMIT) -> str:
+    """`value` (a string as is, anything else as its repr) on one line, cut to `limit` characters with '…'."""
+    # reprlib bounds the work too: the repr of a YAML alias bomb (lists of lists of the same list) is exponential
+    text = value if isinstance(value, str) else _SHORT_REPR.repr(value)
+    text = " ".join(text.split()) if len(text) < 10 * limit else " ".join(text[:10 * limit].split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class NnstudyError(Exception):
