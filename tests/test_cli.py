@@ -70,7 +70,7 @@ def test_corrupt_and_malicious_weights(tmp_path):
     evil = tmp_path / "evil.pt"
     torch.save({"w": Evil()}, evil)
     result = run_cli("eval", "--model", "mlp2", "--weights", str(evil), "data.name=cifar10-sample")
-    _one_line_error(result, "evil.pt", "weights_only")
+    _one_line_error(result, "evil.pt", "refused")
     assert "pwned" not in result.stdout
 
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .errors import NnstudyError
+from .errors import EXIT_RUNS_FAILED, EXIT_TRY_AGAIN, MESSAGE_LIMIT, DiskFullError, NnstudyError, clip
 
 __all__ = ["main"]
 
@@ -147,9 +147,13 @@ def _config_from(target: str, overrides: list[str]):
 def cmd_train(args: argparse.Namespace) -> int:
     from .engine import train
     cfg = _config_from(args.target, args.overrides)
-    if args.name:
+    if args.name is not None:
         cfg.name = args.name
-    result = train(cfg, resume=args.resume, progress=not args.quiet)
+    try:
+        result = train(cfg, resume=args.resume, progress=not args.quiet)
+    except DiskFullError as e:
+        where = Path(cfg.out_dir) / cfg.name if cfg.name else cfg.out_dir
+        raise DiskFullError(f"{e}; the run is kept: free some space, then `nnstudy train {where} --resume`") from None
     _print_metrics(result.summary["metrics"], f"{result.run_dir} (epoch {result.summary['selected_epoch']})")
     return 0
 
@@ -263,8 +267,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else spec.workers
     outcome = run_study(spec, out_dir=args.out, workers=workers, backend=args.backend, resume=args.resume,
                         retry_failed=args.retry_failed, progress=not args.quiet)
+    if outcome.stopped:
+        raise DiskFullError(f"{outcome.stopped}; the study stopped and every run is kept: free some space and "
+                            f"continue with `nnstudy run {args.study} --resume`")
     _print_study(outcome.study_dir)
-    return 0
+    interrupted = sum(r.status == "interrupted" for r in outcome.results)
+    if interrupted:
+        err().print(f"nnstudy run: {interrupted} run(s) interrupted (not their fault); `--resume` continues them",
+                    markup=False)
+    if outcome.failed:
+        err().print(f"nnstudy run: {outcome.failed} of {len(outcome.results) + outcome.skipped} runs failed "
+                    f"(their errors are in the table above and in each run's summary.json; `--resume "
+                    f"--retry-failed` runs them again)", markup=False)
+        return EXIT_RUNS_FAILED
+    return EXIT_TRY_AGAIN if interrupted else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -427,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def one_line(text: str) -> str:
+    """A message as one line of at most MESSAGE_LIMIT characters, whatever values it quotes."""
+    return clip(str(text), MESSAGE_LIMIT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # key=value overrides may come after options (`train M --quiet a.b=1`), which argparse alone refuses
@@ -440,8 +461,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return fn(args)
     except NnstudyError as e:
-        err().print(f"nnstudy {args.command}: error: {e}", markup=False)
+        err().print(one_line(f"nnstudy {args.command}: error: {e}"), markup=False)
         return e.exit_code
+    except OSError as e:   # a full disk anywhere (the run's own files say so themselves, with their folder)
+        from .io import disk_full_error, is_disk_full
+        if not is_disk_full(e):
+            raise
+        error = disk_full_error(e.filename or Path.cwd())
+        err().print(one_line(f"nnstudy {args.command}: error: {error}"), markup=False)
+        return error.exit_code
     except KeyboardInterrupt:
         err().print(f"nnstudy {args.command}: interrupted (a training run continues with --resume)")
         return 130

@@ -10,17 +10,28 @@ closest valid key.
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, TypeAdapter, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, StrictBool, StrictInt, TypeAdapter,
+                      ValidationError, field_validator)
 
-from .errors import ConfigError
+from .errors import ConfigError, clip
+from .io import read_user_text
+from .names import check_name
 from .registry import Registry, closest
 
 __all__ = ["RunConfig", "ModelConfig", "DataConfig", "TaskConfig", "OptimConfig", "TrainConfig", "load_config",
            "apply_overrides", "resolve_builder_args", "config_to_dict"]
+
+
+# Strict where a wrong type would silently change the run: `batch_size: true` must not train at batch 1, nor
+# `nesterov: 1` pass as true. (Floats still accept integers: `lr: 1` is 1.0.)
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
+Float = Annotated[float, Field(strict=True)]
+Bool = StrictBool
 
 
 class _Part(BaseModel):
@@ -50,36 +61,37 @@ class TaskConfig(BaseModel):
 
 class OptimConfig(_Part):
     name: Literal["sgd", "adam", "adamw"] = "sgd"
-    lr: PositiveFloat = 0.01
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)       # SGD only
-    nesterov: bool = False                              # SGD only
-    weight_decay: float = Field(0.0, ge=0.0)
-    betas: tuple[float, float] = (0.9, 0.999)           # Adam/AdamW only
+    lr: Annotated[PositiveFloat, Field(strict=True)] = 0.01
+    momentum: Float = Field(0.9, ge=0.0, lt=1.0)       # SGD only
+    nesterov: Bool = False                              # SGD only
+    weight_decay: Float = Field(0.0, ge=0.0)
+    betas: tuple[Float, Float] = (0.9, 0.999)           # Adam/AdamW only
     schedule: Literal["none", "step", "cosine", "onecycle", "linear"] = "none"
-    warmup_epochs: float = Field(0.0, ge=0.0)           # linear warm-up, in epochs (fractions allowed)
-    warmup_from: float | None = Field(None, ge=0.0, le=1.0)  # lr multiplier at step 0; None: 1/25 onecycle, else ~0
-    step_size: float = Field(30.0, gt=0.0)              # "step": epochs between decays
-    gamma: float = Field(0.1, gt=0.0)                   # "step": factor per decay
-    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)    # "cosine"/"onecycle"/"linear": final lr as a fraction of lr
+    warmup_epochs: Float = Field(0.0, ge=0.0)           # linear warm-up, in epochs (fractions allowed)
+    warmup_from: Float | None = Field(None, ge=0.0, le=1.0)  # lr multiplier at step 0; None: 1/25 onecycle, else ~0
+    step_size: Float = Field(30.0, gt=0.0)              # "step": epochs between decays
+    gamma: Float = Field(0.1, gt=0.0)                   # "step": factor per decay
+    min_lr_ratio: Float = Field(0.0, ge=0.0, le=1.0)    # "cosine"/"onecycle"/"linear": final lr as a fraction of lr
     # BatchNorm/LayerNorm parameters train at lr × this, with weight_decay / this (the same decay per step):
     # airbench's 64× for its BN shifts
-    norm_lr_scale: PositiveFloat = 1.0
-    lookahead: bool = False                             # airbench's lookahead averaging every 5 steps (engine/lookahead.py)
+    norm_lr_scale: Annotated[PositiveFloat, Field(strict=True)] = 1.0
+    lookahead: Bool = False                             # airbench's lookahead averaging every 5 steps (engine/lookahead.py)
 
 
 class TrainConfig(_Part):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 128
     eval_batch_size: PositiveInt = 1000
-    seed: int = 0
+    seed: StrictInt = 0
     device: str = "auto"                                # auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps
     threads: PositiveInt | None = None                  # torch intra-op threads; None keeps torch's default
     precision: Literal["fp32", "bf16"] = "fp32"          # bf16 = autocast on CPU and CUDA
     # NHWC tensors for conv nets; auto = on when the model has 2-D convolutions (benchmarks/training_formats.py)
-    channels_last: bool | Literal["auto"] = "auto"
-    checkpoint_every: float = Field(60.0, ge=0.0)       # seconds of training between mid-epoch checkpoints
+    channels_last: Bool | Literal["auto"] = "auto"
+    # seconds of training between mid-epoch checkpoints: 0 = after every step, null = only at epoch ends
+    checkpoint_every: Float | None = Field(60.0, ge=0.0)
     eval_every_steps: PositiveInt | None = None         # also evaluate on validation every N steps (steps.csv)
-    test_every_epoch: bool = False                      # also score test after each epoch (curves only)
+    test_every_epoch: Bool = False                      # also score test after each epoch (curves only)
     eval_samples: PositiveInt | None = None             # in-training evaluations use a fixed subset this large
     # test-time augmentation of the final test (images): average the logits over flipped (and shifted) copies
     tta: Literal["none", "flip", "flip_translate"] = "none"
@@ -88,6 +100,12 @@ class TrainConfig(_Part):
 class RunConfig(_Part):
     name: str | None = None                             # run directory name under out_dir; None = generated
     out_dir: str = "runs"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_one_folder(cls, name: str | None) -> str | None:
+        # ConfigError is no ValueError: pydantic lets it through as it is, one line naming the name
+        return None if name is None else check_name(name)
     model: ModelConfig
     data: DataConfig = Field(default_factory=DataConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
@@ -123,17 +141,57 @@ def _read_source(source: str | Path | dict | None) -> dict:
     path = Path(text)
     if text.endswith((".yaml", ".yml")) or path.is_file():
         if not path.is_file():
-            raise ConfigError(f"{path}: no such config file")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+            raise ConfigError(f"{clip(str(path))}: no such config file")
+        data = read_yaml(path, ConfigError)
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
         return data
     return {"model": {"name": text}}   # a bare model name
+
+
+def read_yaml(path: Path, error: type[Exception] = ConfigError) -> Any:
+    """A YAML file's content (safe_load: plain data only), or `error` with one line naming the file: not text
+    (binary, UTF-16), not valid YAML (with the line), or a structure that expands beyond reason (aliases)."""
+    try:
+        text = read_user_text(path)
+    except ValueError as e:
+        raise error(f"{path}: {e}") from None
+    except OSError as e:
+        raise error(f"{path}: cannot be read ({e.strerror or e})") from None
+    try:
+        data = safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise error(f"{path}{where}: not valid YAML ({clip(getattr(e, 'problem', None) or e)})") from None
+    except RecursionError:
+        raise error(f"{path}: nested too deeply to be a config") from None
+    except ValueError as e:   # e.g. an integer of more than 4,300 digits (Python's limit for str -> int)
+        why = "a number with thousands of digits" if "digits" in str(e) else clip(str(e))
+        raise error(f"{path}: a value cannot be read ({why})") from None
+    if expanded_size(data) > MAX_VALUES:
+        raise error(f"{path}: expands to more than {MAX_VALUES:,} values (YAML aliases repeated?); "
+                    f"not a config") from None
+    return data
+
+
+# A config or study is a few hundred values; aliases that multiply (a "billion laughs" file) are refused before
+# anything walks them.
+MAX_VALUES = 100_000
+
+
+def expanded_size(obj: Any, limit: int = MAX_VALUES) -> int:
+    """How many values `obj` holds with every shared reference counted again (stops counting past `limit`)."""
+    count, stack = 0, [obj]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return count
 
 
 def _deep_copy(d: Any) -> Any:
@@ -144,10 +202,26 @@ def _deep_copy(d: Any) -> Any:
     return d
 
 
+class _SafeLoader(yaml.SafeLoader):
+    """yaml.safe_load's loader (plain data only, no tags that build objects), reading 1e-3 as a number: YAML 1.1
+    wants a dot (1.0e-3) and PyYAML follows it, so `lr: 1e-3` would be the string '1e-3'."""
+
+
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def safe_load(text: str) -> Any:
+    """YAML text as plain data (see _SafeLoader)."""
+    return yaml.load(text, Loader=_SafeLoader)   # noqa: S506 - a SafeLoader subclass
+
+
 def parse_value(text: str) -> Any:
     """YAML scalar semantics for an override value: 0.01 -> float, true -> bool, [1,2] -> list, null -> None."""
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        return safe_load(text) if text.strip() else ""
     except yaml.YAMLError:
         return text
 
@@ -203,6 +277,8 @@ def _expected(err: dict) -> str:
 def _validate(raw: dict, origin: str) -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
+    except ConfigError as e:   # raised by a field check itself (a run name)
+        raise ConfigError(f"{origin}: {e}") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
@@ -213,7 +289,7 @@ def _validate(raw: dict, origin: str) -> RunConfig:
         if err["type"] == "missing" and key == "model":
             raise ConfigError(f"{origin}: no model given (set model.name, or pass a model name)") from None
         value = err.get("input")
-        raise ConfigError(f"{origin}: {key}={value!r}: expected {_expected(err)}") from None
+        raise ConfigError(f"{origin}: {key}={clip(value, quote=True)}: expected {_expected(err)}") from None
 
 
 def resolve_builder_args(part: BaseModel, registry: Registry, section: str) -> dict[str, Any]:
@@ -238,12 +314,30 @@ def resolve_builder_args(part: BaseModel, registry: Registry, section: str) -> d
             continue
         try:
             out[key] = TypeAdapter(ann).validate_python(value)
+            _same_kinds(value, out[key])
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ConfigError(f"{section}.{key}={value!r}: expected {_type_name(ann)}"
+            raise ConfigError(f"{section}.{key}={clip(value, quote=True)}: expected {_type_name(ann)}"
                               f" ({_expected(err)})") from None
+        except TypeError as e:
+            raise ConfigError(f"{section}.{key}={clip(value, quote=True)}: expected {_type_name(ann)} ({e})") from None
         setattr(part, key, out[key])
     return out
+
+
+def _same_kinds(given: Any, coerced: Any) -> None:
+    """TypeError where lax validation changed a value's kind: true became 1, 1 became true, "3" became 3.
+
+    A builder's annotation may be any type (tuples from YAML lists, unions), so validation stays lax; this check
+    keeps it from turning booleans into numbers and back.
+    """
+    if isinstance(given, (list, tuple)) and isinstance(coerced, (list, tuple)):
+        for g, c in zip(given, coerced):
+            _same_kinds(g, c)
+    elif isinstance(given, bool) != isinstance(coerced, bool):
+        raise TypeError("true or false" if isinstance(coerced, bool) else "a number, not true/false")
+    elif isinstance(given, str) and isinstance(coerced, (int, float)) and not isinstance(coerced, bool):
+        raise TypeError("a number, not a quoted string")
 
 
 def _builder_params(fn: Callable) -> dict[str, inspect.Parameter]:

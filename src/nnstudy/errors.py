@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import reprlib
 
-__all__ = ["clip", "MESSAGE_LIMIT", "NnstudyError", "ConfigError", "RegistryError", "DataError", "CheckpointError", "RunDirError"]
+__all__ = ["clip", "MESSAGE_LIMIT", "NnstudyError", "ConfigError", "RegistryError", "DataError", "CheckpointError", "RunDirError",
+           "BusyError", "DiskFullError", "EXIT_BAD_INPUT", "EXIT_RUNS_FAILED", "EXIT_TRY_AGAIN"]
+
+# Exit codes of the `nnstudy` command (docs/reliability.md). 1 is left to Python: an uncaught exception is a bug.
+EXIT_BAD_INPUT = 2      # the input is wrong or refused (one line names the file, field or value)
+EXIT_RUNS_FAILED = 3    # a study ran to its end but some of its runs failed (each one's error is in its summary)
+EXIT_TRY_AGAIN = 75     # nothing wrong with the input; try again later (sysexits' EX_TEMPFAIL): disk full, in use
 
 
 # Characters of a user's value quoted in a message, and of a whole message: a 5 MB line or a YAML alias bomb in a
@@ -18,10 +24,11 @@ _SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxtuple, _SHORT_REPR.max
 _SHORT_REPR.maxstring, _SHORT_REPR.maxother, _SHORT_REPR.maxlong = VALUE_LIMIT, VALUE_LIMIT, 40
 
 
-def clip(value: object, limit: int = VALUE_LIMIT) -> str:
-    """`value` (a string as is, anything else as its repr) on one line, cut to `limit` characters with '…'."""
+def clip(value: object, limit: int = VALUE_LIMIT, quote: bool = False) -> str:
+    """`value` (a string as is, or quoted with `quote`; anything else as its repr) on one line, cut to `limit`
+    characters with '…'."""
     # reprlib bounds the work too: the repr of a YAML alias bomb (lists of lists of the same list) is exponential
-    text = value if isinstance(value, str) else _SHORT_REPR.repr(value)
+    text = value if isinstance(value, str) and not quote else _SHORT_REPR.repr(value)
     text = " ".join(text.split()) if len(text) < 10 * limit else " ".join(text[:10 * limit].split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
@@ -29,7 +36,7 @@ def clip(value: object, limit: int = VALUE_LIMIT) -> str:
 class NnstudyError(Exception):
     """Base of every error caused by the user's input (a file, a field, a value)."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class ConfigError(NnstudyError):
@@ -53,3 +60,15 @@ class CheckpointError(NnstudyError):
 
 class RunDirError(NnstudyError):
     """A run directory is missing, unfinished, or would be overwritten."""
+
+
+class BusyError(NnstudyError):
+    """A run or study directory is in use by another process (its lock is held)."""
+
+    exit_code = EXIT_TRY_AGAIN
+
+
+class DiskFullError(NnstudyError):
+    """No space left on a device: the run stays resumable; free space and continue with --resume."""
+
+    exit_code = EXIT_TRY_AGAIN

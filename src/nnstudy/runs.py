@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,34 @@ from typing import Any
 import yaml
 
 from .config import RunConfig, config_to_dict, dump_yaml, load_config
-from .errors import RunDirError
-from .io import write_json, write_text
+from .errors import RunDirError, clip
+from .io import TMP_GLOB, write_json, write_text
+from .locks import LOCK_NAME, DirLock
+from .names import check_name
 
-__all__ = ["RunDir", "prepare_run_dir", "default_run_name", "first_difference"]
+__all__ = ["RunDir", "prepare_run_dir", "default_run_name", "first_difference", "RESUME_MAY_CHANGE"]
 
 
 class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock: DirLock | None = None
+
+    def lock(self) -> "RunDir":
+        """Make the directory this process's (BusyError naming the owner if another process has it)."""
+        if self._lock is None:
+            self._lock = DirLock(self.path, "run").acquire()
+        return self
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def remove_stale_files(self) -> None:
+        """Temporary files a killed writer left behind (only while this process holds the lock)."""
+        for tmp in self.path.glob(TMP_GLOB):
+            tmp.unlink(missing_ok=True)
 
     config_path = property(lambda self: self.path / "config.yaml")
     metrics_path = property(lambda self: self.path / "metrics.csv")
@@ -48,9 +68,14 @@ class RunDir:
         if not self.summary_path.is_file():
             return None
         try:
-            return json.loads(self.summary_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise RunDirError(f"{self.summary_path}: not valid JSON ({e})") from None
+            summary = json.loads(self.summary_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RunDirError(f"{self.summary_path}: not valid JSON ({clip(str(e))})") from None
+        except RecursionError:
+            raise RunDirError(f"{self.summary_path}: nested too deeply to be a run summary") from None
+        if not isinstance(summary, dict):
+            raise RunDirError(f"{self.summary_path}: not a JSON object (a run summary is one)")
+        return summary
 
     def is_finished(self) -> bool:
         s = self.summary()
@@ -80,38 +105,55 @@ class RunDir:
 
 
 def default_run_name(cfg: RunConfig) -> str:
-    return f"{cfg.model.name}-{cfg.data.name}-s{cfg.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = f"{cfg.model.name}-{cfg.data.name}-s{cfg.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return re.sub(r'[/\\<>:"|?*$`\s]', "_", name)[:200]   # model and data names are not checked as names
 
 
 def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[RunDir, bool]:
-    """The run directory for `cfg` and whether it continues an earlier attempt (resume).
+    """The run directory for `cfg`, locked by this process (call ``run.unlock()`` when done), and whether it
+    continues an earlier attempt (resume).
 
     A finished run is never overwritten; an unfinished one is continued only with resume=True, and only with
-    the same config.
+    the same config. The directory is identified by itself: where it lies and how its path is spelled
+    (absolute, relative, moved) do not matter.
     """
-    name = cfg.name or default_run_name(cfg)
+    name = check_name(cfg.name or default_run_name(cfg))
     if cfg.name is None:
         cfg.name = name
     run = RunDir(Path(cfg.out_dir) / name)
+    if run.path.is_file():
+        raise RunDirError(f"{run.path}: is a file, not a run directory; choose another name=")
+    run.lock()
+    try:
+        return run, _check_resumable(run, cfg, resume)
+    except BaseException:
+        run.unlock()
+        raise
+
+
+def _check_resumable(run: RunDir, cfg: RunConfig, resume: bool) -> bool:
     if not run.exists():
-        if run.path.exists() and any(run.path.iterdir()):
+        if any(p.name != LOCK_NAME and not p.match(TMP_GLOB) for p in run.path.iterdir()):
             raise RunDirError(f"{run.path}: exists and is not a run directory; choose another name=")
-        return run, False
+        run.remove_stale_files()
+        return False
     if run.is_finished():
         raise RunDirError(f"{run.path}: is a finished run and is never overwritten; choose another name=")
     if not resume:
         raise RunDirError(f"{run.path}: an unfinished run is there; pass --resume to continue it, "
                           f"or choose another name=")
-    saved = config_to_dict(run.read_config())
-    diff = first_difference(saved, config_to_dict(cfg), ignore=RESUME_MAY_CHANGE)
+    diff = first_difference(config_to_dict(run.read_config()), config_to_dict(cfg), ignore=RESUME_MAY_CHANGE)
     if diff:
         raise RunDirError(f"{run.path}: cannot resume with a different config ({diff})")
-    return run, True
+    run.remove_stale_files()
+    return True
 
 
 # Settings of how a run executes, not of what it computes, that a resumed run may change (e.g. another
-# --workers count splits the CPU threads differently).
-RESUME_MAY_CHANGE = frozenset({"train.threads", "train.checkpoint_every", "train.eval_batch_size"})
+# --workers count splits the CPU threads differently), and where the run lies (out_dir, name): a run directory
+# is identified by itself, so a moved one or one named through another path resumes.
+RESUME_MAY_CHANGE = frozenset({"train.threads", "train.checkpoint_every", "train.eval_batch_size", "out_dir",
+                               "name"})
 
 
 def first_difference(a: Any, b: Any, prefix: str = "", ignore: frozenset[str] = frozenset()) -> str | None:
@@ -125,6 +167,9 @@ def first_difference(a: Any, b: Any, prefix: str = "", ignore: frozenset[str] = 
                 return d
         return None
     if a != b:
-        return f"{prefix.rstrip('.')}: {yaml.safe_dump(a).strip().removesuffix('...').strip()} in the run, " \
-               f"{yaml.safe_dump(b).strip().removesuffix('...').strip()} now"
+        return f"{prefix.rstrip('.')}: {_shown(a)} in the run, {_shown(b)} now"
     return None
+
+
+def _shown(value: Any) -> str:
+    return clip(yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip())

@@ -6,7 +6,7 @@ import random
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, clip
 
 __all__ = ["pick_device", "set_threads", "seed_everything", "autocast", "to_memory_format", "use_channels_last"]
 
@@ -22,13 +22,13 @@ def pick_device(name: str = "auto") -> torch.device:
     try:
         dev = torch.device(name)
     except (RuntimeError, ValueError):
-        raise ConfigError(f"train.device={name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+        raise ConfigError(f"train.device={clip(name, quote=True)}: expected auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name!r}: CUDA is not available on this machine (use auto or cpu)")
+        raise ConfigError(f"train.device={clip(name, quote=True)}: CUDA is not available on this machine (use auto or cpu)")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"train.device={name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+        raise ConfigError(f"train.device={clip(name, quote=True)}: only {torch.cuda.device_count()} CUDA device(s) here")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError(f"train.device={name!r}: MPS is not available on this machine")
+        raise ConfigError(f"train.device={clip(name, quote=True)}: MPS is not available on this machine")
     return dev
 
 

@@ -42,17 +42,19 @@ def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
     weights = Path(weights)
     metrics, preds, parts, device, seconds = _evaluate_with(cfg, weights, keep_predictions=True)
     run, _ = prepare_run_dir(cfg, resume=True)
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config(cfg)
-    save_weights(parts.model, run.weights_path)
-    save_predictions(run, preds, parts.data.test)
-    summary = finished_summary(
-        cfg, parts.model, parts.data, device, metrics=metrics, selected_epoch=None,
-        selected_by=f"published weights {weights.name} (evaluated, not trained)", attempts=1,
-        timing={"train_seconds": 0.0, "eval_seconds": round(seconds, 3), "test_seconds": round(seconds, 3),
-              "train_samples_per_second": None}, weights=str(weights),
-        task_fitted=parts.task.fitted())
-    run.write_summary(summary)
+    try:
+        run.write_config(cfg)
+        save_weights(parts.model, run.weights_path)
+        save_predictions(run, preds, parts.data.test)
+        summary = finished_summary(
+            cfg, parts.model, parts.data, device, metrics=metrics, selected_epoch=None,
+            selected_by=f"published weights {weights.name} (evaluated, not trained)", attempts=1,
+            timing={"train_seconds": 0.0, "eval_seconds": round(seconds, 3), "test_seconds": round(seconds, 3),
+                    "train_samples_per_second": None}, weights=str(weights),
+            task_fitted=parts.task.fitted())
+        run.write_summary(summary)
+    finally:
+        run.unlock()
     return RunResult(run.path, summary)
 
 

@@ -15,20 +15,21 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from ..config import RunConfig
+from ..config import RunConfig, config_to_dict
 from ..data.base import Dataset, Split
 from ..data.transforms import tta_views
-from ..errors import NnstudyError
-from ..io import atomic_path
+from ..errors import NnstudyError, RunDirError
+from ..io import disk_full_error, is_disk_full, write_bytes
 from ..measure import environment, peak_memory_mb, reset_peak_memory, summarize
 from ..models import count_params
-from ..runs import RunDir, prepare_run_dir
+from ..runs import RESUME_MAY_CHANGE, RunDir, first_difference, prepare_run_dir
 from ..tasks import Task
 from .build import build_data, build_parts
-from .checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
+from .checkpoint import (fit_optimizer_state, fit_state_dict, load_checkpoint, load_weights, save_checkpoint,
+                         save_weights)
 from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format, use_channels_last
 from .lookahead import Lookahead
 from .optim import build_optimizer, build_scheduler
@@ -37,6 +38,9 @@ from .progress import TrainProgress
 __all__ = ["train", "evaluate", "WithTTA", "RunResult", "TrainingDiverged", "finished_summary", "save_predictions"]
 
 CHECKPOINT_FORMAT = 1
+# What a checkpoint must hold to be resumed ("config" is checked when present; older checkpoints lack it).
+_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "lookahead", "epoch", "step", "sums", "history",
+                    "step_history", "best", "timing", "attempts", "rng_torch", "rng_aug", "rng_cuda")
 
 
 class TrainingDiverged(NnstudyError):
@@ -150,7 +154,6 @@ class _Trainer:
         self.device = pick_device(cfg.train.device)
         seed_everything(cfg.train.seed)
         parts = build_parts(cfg, build_data(cfg))
-        self.run_dir, self.resuming = prepare_run_dir(cfg, resume)
         self.data, self.task = parts.data, parts.task
         # In-training evaluations (validation each epoch / every N steps, test curves) may use a fixed subset:
         # the same samples for every run and seed (seeded 0), so curves and selections compare. The final test
@@ -176,10 +179,12 @@ class _Trainer:
         self.timing = {"train_seconds": 0.0, "eval_seconds": 0.0}
         self.attempts = 1
         self.aug_gen = _epoch_generator(cfg.train.seed, 0, 1)
+        # last: from here on the run directory is this process's until train() releases it
+        self.run_dir, self.resuming = prepare_run_dir(cfg, resume)
 
     # -- checkpoints -------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        return {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(),
+        return {"format": CHECKPOINT_FORMAT, "config": config_to_dict(self.cfg), "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "lookahead": self.lookahead.state_dict() if self.lookahead else {},
                 "epoch": self.epoch, "step": self.step, "sums": dict(self.sums), "history": self.history,
@@ -191,9 +196,17 @@ class _Trainer:
         save_checkpoint(self.run_dir.checkpoint_path, self._state())
 
     def _restore(self) -> None:
-        state = load_checkpoint(self.run_dir.checkpoint_path)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        path = self.run_dir.checkpoint_path
+        state = load_checkpoint(path, required=_CHECKPOINT_KEYS)
+        # config.yaml is the run's record, but a user can edit it: the checkpoint remembers what the run trained
+        # with (checkpoints from before this check have no "config")
+        diff = first_difference(state.get("config", config_to_dict(self.cfg)), config_to_dict(self.cfg),
+                                ignore=RESUME_MAY_CHANGE)
+        if diff:
+            raise RunDirError(f"{self.run_dir.config_path}: changed since the run started ({diff}); a run resumes "
+                              f"with the config it started with: undo the edit, or start a new run")
+        fit_state_dict(self.model, state["model"], path)
+        fit_optimizer_state(self.optimizer, state["optimizer"], path)
         self.scheduler.load_state_dict(state["scheduler"])
         self.lookahead = self._new_lookahead()
         if self.lookahead:
@@ -206,6 +219,18 @@ class _Trainer:
         self.aug_gen.set_state(state["rng_aug"])
         if self.device.type == "cuda" and state["rng_cuda"]:
             torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self._check_best_weights()
+
+    def _check_best_weights(self) -> None:
+        """The selected epoch's weights must be there, or the run would train to its end and then fail."""
+        best = self.best["epoch"]
+        if best is None or self.run_dir.weights_path.is_file():
+            return
+        if best == self.epoch and self.step == 0:   # checkpointed at the end of the selected epoch: same weights
+            save_weights(self.model, self.run_dir.weights_path)
+            return
+        raise RunDirError(f"{self.run_dir.weights_path}: missing (the weights of epoch {best}, selected on "
+                          f"validation); the run cannot finish without them: start it again under a new name")
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -284,8 +309,8 @@ class _Trainer:
                 self.bar.advance_to(self.epoch * self.steps_per_epoch + self.step, self.epoch, loss_value,
                                     n_seen / max(now - t0 - paused, 1e-9))
                 last_show = now
-            if (cfg.train.checkpoint_every and now - last_save >= cfg.train.checkpoint_every
-                    and self.step < self.steps_per_epoch):
+            every_s = cfg.train.checkpoint_every   # None: epoch ends only; 0: after every step
+            if every_s is not None and now - last_save >= every_s and self.step < self.steps_per_epoch:
                 self.sums = _plain(sums)
                 self.timing["train_seconds"] = seconds_before + (now - t0 - paused)
                 self._save()
@@ -384,8 +409,7 @@ def save_predictions(run_dir: RunDir, preds: dict[str, torch.Tensor], split: Spl
     saved = {**{k: v.contiguous() for k, v in preds.items()}, "target": split.targets.contiguous()}
     if split.groups is not None:
         saved["group"] = split.groups.contiguous()
-    with atomic_path(run_dir.predictions_path) as tmp:
-        save_file(saved, str(tmp))
+    write_bytes(run_dir.predictions_path, safetensors_bytes(saved))
 
 
 def _compute(model: nn.Module, data: Dataset) -> dict[str, Any]:
@@ -437,3 +461,9 @@ def train(cfg: RunConfig, *, resume: bool = False, progress: bool = True) -> Run
         trainer.run_dir.write_summary({"status": "failed", "name": cfg.name, "error": str(e),
                                        "attempts": trainer.attempts, "history": trainer.history})
         raise
+    except OSError as e:   # e.g. creating a folder; the files themselves are written by io.atomic_path
+        if is_disk_full(e):
+            raise disk_full_error(e.filename or trainer.run_dir.path) from None
+        raise
+    finally:
+        trainer.run_dir.unlock()

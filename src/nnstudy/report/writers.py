@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import re
 import sys
 import time
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..errors import clip
 from ..io import write_text
 from ..runs import RunDir
 from . import figures as F
@@ -160,7 +162,11 @@ class _Run:
 
 
 class _Context:
-    """Everything the figures and the text need, read once."""
+    """Everything the figures and the text need, read once.
+
+    Summaries are read through :func:`nnstudy.study.results.read_summary`, so the fields read here have their JSON
+    types (objects are dicts, counts are numbers); what lies inside them is still only trusted as far as shown.
+    """
 
     def __init__(self, study_dir: Path, study: dict[str, Any], runs: pd.DataFrame, agg: pd.DataFrame,
                  table: pd.DataFrame, say: Callable[[str], None]) -> None:
@@ -175,14 +181,15 @@ class _Context:
         self._data_cache: dict[str, Any] = {}
 
     def load_runs(self) -> None:
+        from ..study.results import read_summary
         for row in self.runs.itertuples(index=False):
             rel = Path(str(row.run_dir))
             run = _Run(str(row.variant), int(row.seed), str(row.status),
                        rel if rel.is_absolute() else self.study_dir / rel)
             if run.status == "finished":
                 try:
-                    run.summary = RunDir(run.path).summary()
-                except Exception:          # collect_runs already reported a corrupt summary as failed
+                    run.summary = read_summary(RunDir(run.path))
+                except Exception:          # collect_runs already lists a corrupt summary as such
                     run.summary = None
             run.history = _read_history(run.path / "metrics.csv")
             run.steps = _read_history(run.path / "steps.csv")   # train.eval_every_steps, when set
@@ -278,13 +285,16 @@ def _read_forecasts(run: _Run, hours: int = 100) -> list[tuple[str, np.ndarray, 
     if group is None or pred is None or not np.issubdtype(pred.dtype, np.floating):
         return None
     panels = []
-    for index, part in ((0, "last"), (min(3, len(regions) - 1), "first")):
-        name = regions[index]
-        lo, hi = scalers[name]
-        rows = np.flatnonzero(group == index)
-        rows = rows[-hours:] if part == "last" else rows[:hours]
-        scale = lambda v: v[rows].astype(np.float64) * (hi - lo) + lo   # noqa: E731  scaled → original units
-        panels.append((f"{name}: {part} {len(rows)} test hours", scale(target), scale(pred)))
+    try:
+        for index, part in ((0, "last"), (min(3, len(regions) - 1), "first")):
+            name = regions[index]
+            lo, hi = (float(x) for x in scalers[name])
+            rows = np.flatnonzero(group == index)
+            rows = rows[-hours:] if part == "last" else rows[:hours]
+            scale = lambda v: v[rows].astype(np.float64) * (hi - lo) + lo   # noqa: E731  scaled → original units
+            panels.append((f"{name}: {part} {len(rows)} test hours", scale(target), scale(pred)))
+    except (TypeError, ValueError, KeyError, IndexError):   # scalers or regions not as the engine writes them
+        return None
     return panels
 
 
@@ -302,6 +312,7 @@ def _slug(name: str, taken: set[str]) -> str:
 
 def _make_figures(ctx: _Context) -> list[Block]:
     """Draw every figure; return the blocks of the report's figure section (images, sub-headings, notes)."""
+    from matplotlib import rc_context
     fig_dir = ctx.study_dir / "figures"
     out: list[Block] = []
     metric_label = F.metric_label(ctx.metric)
@@ -311,10 +322,13 @@ def _make_figures(ctx: _Context) -> list[Block]:
         path = fig_dir / f"{name}.png"
         ctx.say(f"figure {path.name}")
         try:
-            draw(path)
+            # names are text, never mathtext: a variant named '$\\frac$' must not break (or format) a figure
+            with rc_context({"text.parse_math": False}):
+                draw(path)
         except Exception as e:              # one broken figure must not cost the whole report
-            ctx.notes.append(f"{path.name} was not drawn: {type(e).__name__}: {e}")
-            into.append(Para([f"{path.name}: not drawn ({type(e).__name__}: {e})."]))
+            why = f"{type(e).__name__}: {clip(str(e), 300)}"
+            ctx.notes.append(f"{path.name} was not drawn: {why}")
+            into.append(Para([f"{path.name}: not drawn ({why})."]))
             return
         into.append(Image(path, f"figures/{path.name}", caption))
 
@@ -325,7 +339,7 @@ def _make_figures(ctx: _Context) -> list[Block]:
         "std": [_agg(ctx, v, f"{ctx.metric}_std") for v in ctx.variants],
         "n": [_agg(ctx, v, "n", 0) for v in ctx.variants]})
     reference = {v: (ctx.report["reference"].get(v) or {}).get(ctx.metric) for v in ctx.variants}
-    reference = {v: x for v, x in reference.items() if x is not None}
+    reference = {v: _number(x) for v, x in reference.items() if _number(x) is not None}   # no line for a non-number
     better = "higher is better" if ctx.report["mode"] == "max" else "lower is better"
     out.append(Heading(3, "Overview"))
     image("metric_bars", lambda p: F.metric_bars(
@@ -396,8 +410,8 @@ def _make_figures(ctx: _Context) -> list[Block]:
             out.append(Para([f"No run of {variant} has recorded an epoch yet."]))
             continue
         status = {r.seed: r.status for r in runs}
-        selected = {r.seed: int(r.summary["selected_epoch"]) for r in runs
-                    if r.summary and r.summary.get("selected_epoch") is not None}
+        selected = {r.seed: e for r in runs
+                    if r.summary and (e := _whole(r.summary.get("selected_epoch"))) is not None}
         image(f"curves_{slug}", lambda p, v=variant, h=with_history, s=status, e=selected: F.seed_curves(
             v, h, p, color=ctx.colors[v], status=s, selected_epochs=e, loss_name=loss_name),
             f"{variant}: learning curves, one line per seed (dotted: unfinished runs; star: the epoch selected "
@@ -553,7 +567,7 @@ def _reference_section(ctx: _Context) -> list[Block]:
             mean, std = _agg(ctx, variant, f"{metric}_mean"), _agg(ctx, variant, f"{metric}_std")
             n = int(_agg(ctx, variant, "n", 0))
             rows.append([variant, metric, _num(value), _mean_std(mean, std), str(n),
-                         "—" if pd.isna(mean) or value is None else f"{mean - float(value):+.4g}"])
+                         "—" if pd.isna(mean) or _number(value) is None else f"{mean - _number(value):+.4g}"])
     if not rows:
         return []
     source = ctx.report.get("reference_source") or "not given"
@@ -616,8 +630,8 @@ def _definition_section(ctx: _Context) -> list[Block]:
         rows.append([str(v["name"]) + (" (baseline)" if v["name"] == ctx.baseline else ""), Code(text)])
     blocks: list[Block] = [
         Para([f"Seeds: {', '.join(str(s) for s in study['seeds'])}"
-              + (f"; each seed also sets {', '.join(study['seed_keys'])}, so every seed draws its own split and the "
-                 f"spread over seeds includes the split's" if study.get("seed_keys") else "")
+              + (f"; each seed also sets {', '.join(map(str, study['seed_keys']))}, so every seed draws its own "
+                 f"split and the spread over seeds includes the split's" if study.get("seed_keys") else "")
               + ". Each variant is the base config with its overrides (dotted keys)."]),
         Table(["variant", "overrides"], rows, [False, False]),
     ]
@@ -653,8 +667,8 @@ def _environment_section(ctx: _Context) -> list[Block]:
                              f"{data.get('test', '?')} samples; {data.get('source', '')}"])
     blocks: list[Block] = [Para(["As recorded by the runs (first finished run shown):"]),
                            Table(["item", "value"], rows, [False, False])]
-    machines = Counter((e.get("cpu"), e.get("gpu"), e.get("device"), e.get("torch_threads"), e.get("torch"))
-                       for e in envs if e)
+    keys = ("cpu", "gpu", "device", "torch_threads", "torch")
+    machines = Counter(tuple(None if e.get(k) is None else str(e[k]) for k in keys) for e in envs if e)
     if len(machines) > 1:
         blocks += [Para(["The runs did not all run in the same environment, so timings are not directly "
                          "comparable:"]),
@@ -695,7 +709,26 @@ def _decimals(values: pd.Series) -> int:
 def _int(value: Any) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return "—"
-    return f"{int(value):,}"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError, OverflowError):
+        return "—"
+
+
+def _number(value: Any) -> float | None:
+    """A value of a user's file as a float (a number or a numeric string), None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _whole(value: Any) -> int | None:
+    """A value of a user's file as an int when it is a finite whole number, else None."""
+    number = _number(value) if not isinstance(value, str) else None
+    return int(number) if number is not None and math.isfinite(number) and number == int(number) else None
 
 
 def _mean_std(mean: Any, std: Any) -> str:
@@ -733,8 +766,10 @@ def _md_inline(parts: Iterable[Inline], in_table: bool = False) -> str:
         if isinstance(p, Code):
             # GitHub splits table cells on | even inside code spans
             text = p.text.replace("|", "\\|") if in_table else p.text
-            fence = "``" if "`" in text else "`"
-            out.append(f"{fence}{' ' if fence == '``' else ''}{text}{' ' if fence == '``' else ''}{fence}")
+            # a fence longer than any run of backticks inside, so user text cannot close the span early
+            fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+            pad = " " if "`" in text else ""
+            out.append(f"{fence}{pad}{text}{pad}{fence}")
         elif isinstance(p, Bold):
             out.append(f"**{_md_escape(p.text.strip())}**" + (" " if p.text.endswith(" ") else ""))
         elif isinstance(p, Link):
@@ -867,8 +902,8 @@ def _test_curve_text(ctx) -> str:
         return ""
     summary = runs[0].summary or {}
     sizes = summary.get("in_training_eval") or {}
-    curve, val = sizes.get("test_curve_samples"), sizes.get("val_samples")
-    whole = (summary.get("data") or {}).get("test")
+    curve, val = _whole(sizes.get("test_curve_samples")), _whole(sizes.get("val_samples"))
+    whole = _whole((summary.get("data") or {}).get("test"))
     text = ", test after each epoch dotted (curves only: the epoch is selected on validation"
     if curve and whole and curve < whole:
         text += f"; each point scores a fixed random {curve:,} of the {whole:,} test samples, validation " \

@@ -29,7 +29,7 @@ class Job:
 @dataclass(frozen=True)
 class JobResult:
     name: str
-    status: str                 # "finished" or "failed"
+    status: str                 # "finished", "failed", or "interrupted" (not the run's fault: resumable)
     error: str = ""
     seconds: float = 0.0        # wall time of the whole job, start-up included
     metrics: dict[str, float] = field(default_factory=dict)
@@ -72,8 +72,9 @@ class ProcessExecutor(Executor):
                         job = pending.pop(future)
                         try:
                             yield future.result()
-                        except Exception as e:   # a worker died (killed, out of memory): record, go on
-                            yield JobResult(job.name, "failed", f"worker process failed: {type(e).__name__}: {e}")
+                        except Exception as e:   # a worker died (killed, out of memory): the run stays resumable
+                            yield JobResult(job.name, "interrupted",
+                                            f"worker process died ({type(e).__name__}); --resume continues the run")
             finally:
                 for future in pending:
                     future.cancel()

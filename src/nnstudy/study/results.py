@@ -18,13 +18,13 @@ import pandas as pd
 import yaml
 from scipy import stats
 
-from ..errors import RunDirError
+from ..errors import RunDirError, clip
 from ..io import atomic_path
 from ..runs import RunDir
 from .spec import run_name     # the runner names run directories with it; one definition for both
 
-__all__ = ["TEST_DESCRIPTION", "ALPHA", "read_study", "collect_runs", "aggregate",
-           "write_tables", "compare", "format_mean_std", "summary_table"]
+__all__ = ["TEST_DESCRIPTION", "ALPHA", "read_study", "collect_runs", "read_summary", "summary_problem",
+           "aggregate", "write_tables", "compare", "format_mean_std", "summary_table"]
 
 ALPHA = 0.05   # significance level of the verdicts; the intervals are (1 - ALPHA) = 95 %
 TEST_DESCRIPTION = ("Welch's two-sample t-test (unequal variances), two-sided, α = 0.05; "
@@ -37,7 +37,12 @@ RUN_COLUMNS = ["variant", "seed", "status", "error", "run_dir", "model", "params
                "selected_epoch", "attempts"]
 # Counts that are whole numbers: nullable Int64 so that CSV shows 62006, not 62006.0, and a missing run stays NA.
 _INT_COLUMNS = ["params", "macs", "flops", "flops_detailed", "selected_epoch", "attempts"]
-_STATUSES = ("finished", "failed", "running", "missing")
+_STATUSES = ("finished", "failed", "running", "missing", "corrupt")
+
+# The fields of summary.json that the tables and the report read, by the JSON type they must have (or null).
+_OBJECT_FIELDS = ("metrics", "compute", "time", "memory", "data", "environment", "in_training_eval", "task_fitted")
+_NUMBER_FIELDS = ("params", "selected_epoch", "attempts")
+_TEXT_FIELDS = ("status", "model", "task")
 
 
 # ------------------------------------------------------------------------------------------------------ reading
@@ -52,8 +57,15 @@ def read_study(study_dir: str | Path) -> dict[str, Any]:
         raise RunDirError(f"{path}: not found ({Path(study_dir)} is not a study directory)")
     try:
         study = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise RunDirError(f"{path}: not UTF-8 text (byte {e.start}: {clip(e.object[e.start:e.start + 4])})") \
+            from None
     except yaml.YAMLError as e:
-        raise RunDirError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+        raise RunDirError(f"{path}: not valid YAML ({clip(str(e), 300)})") from None
+    except RecursionError:
+        raise RunDirError(f"{path}: nested too deeply to be a study") from None
+    except OSError as e:
+        raise RunDirError(f"{path}: cannot be read ({clip(e.strerror or str(e))})") from None
 
     def bad(why: str) -> RunDirError:
         return RunDirError(f"{path}: {why}")
@@ -69,22 +81,35 @@ def read_study(study_dir: str | Path) -> dict[str, Any]:
             raise bad("every variant needs a 'name'")
         names.append(v["name"])
     if len(set(names)) != len(names):
-        raise bad(f"duplicate variant names: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+        raise bad(f"duplicate variant names: {clip(', '.join(sorted({n for n in names if names.count(n) > 1})))}")
     seeds = study.get("seeds")
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                           for s in seeds):
         raise bad("'seeds' must be a non-empty list of integers")
-    if study.get("baseline") not in names:
-        raise bad(f"baseline {study.get('baseline')!r} is not one of the variants ({', '.join(names)})")
+    if not isinstance(study.get("baseline"), str) or study["baseline"] not in names:
+        raise bad(f"baseline {_quoted(study.get('baseline'))} is not one of the variants ({clip(', '.join(names))})")
     report = study.get("report")
     if not isinstance(report, dict) or not isinstance(report.get("metric"), str):
         raise bad("'report.metric' is missing")
     if report.setdefault("mode", "max") not in ("max", "min"):
-        raise bad(f"report.mode must be 'max' or 'min', not {report['mode']!r}")
-    metrics = list(report.get("metrics") or [])
+        raise bad(f"report.mode must be 'max' or 'min', not {_quoted(report['mode'])}")
+    metrics = report.get("metrics") or []
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise bad("'report.metrics' must be a list of metric names")
     report["metrics"] = metrics if report["metric"] in metrics else [report["metric"], *metrics]
     report["reference"] = report.get("reference") or {}
+    if not isinstance(report["reference"], dict) or not all(isinstance(r, dict) or r is None
+                                                            for r in report["reference"].values()):
+        raise bad("'report.reference' must map variant names to {metric: value}")
     report.setdefault("reference_source", "")
+    if study.get("weights") is not None and not isinstance(study["weights"], dict):
+        raise bad("'weights' must map variant names to files")
     return study
+
+
+def _quoted(value: Any) -> str:
+    """A user's value in a message: a string in quotes ('b'), anything else as its (short) repr; clipped."""
+    return clip(repr(value) if isinstance(value, str) and len(value) < 200 else value)
 
 
 def collect_runs(study_dir: str | Path) -> pd.DataFrame:
@@ -125,13 +150,13 @@ def collect_runs(study_dir: str | Path) -> pd.DataFrame:
 def _run_row(run: RunDir) -> dict[str, Any]:
     """The columns one run directory contributes (status and, when finished, its numbers)."""
     try:
-        summary = run.summary()
+        summary = read_summary(run)
     except RunDirError as e:       # a corrupt summary must not hide the other runs of the study
-        return {"status": "failed", "error": str(e)}
+        return {"status": "corrupt", "error": str(e)}
     if summary is None:
         return {"status": "running" if run.exists() else "missing"}
     if summary.get("status") != "finished":
-        return {"status": "failed", "error": str(summary.get("error") or f"status {summary.get('status')!r}"),
+        return {"status": "failed", "error": str(summary.get("error") or f"status {_quoted(summary.get('status'))}"),
                 "model": summary.get("model"), "attempts": summary.get("attempts")}
     compute, timing, memory = (summary.get(k) or {} for k in ("compute", "time", "memory"))
     row = {"status": "finished", "model": summary.get("model"),
@@ -147,6 +172,51 @@ def _run_row(run: RunDir) -> dict[str, Any]:
     if "peak_gpu_mb" in memory:
         row["peak_gpu_mb"] = memory["peak_gpu_mb"]
     return row
+
+
+def read_summary(run: RunDir) -> dict[str, Any] | None:
+    """A run's summary.json (None when there is none yet), checked to be what the tables and the report read.
+
+    Raises RunDirError (one line, naming the file) when it is not valid JSON, not a JSON object, or a field they
+    read has the wrong type (:func:`summary_problem`).
+    """
+    summary = run.summary()
+    problem = None if summary is None else summary_problem(summary)
+    if problem:
+        raise RunDirError(f"{run.summary_path}: {problem}")
+    return summary
+
+
+def summary_problem(summary: Any) -> str | None:
+    """What is wrong with the structure of a parsed summary.json (e.g. "not a JSON object", "'metrics' is not a
+    JSON object (a list)"), or None when every field the tables and the report read has its JSON type or is null."""
+    if not isinstance(summary, dict):
+        return f"not a JSON object ({_json_type(summary)})"
+    for key in _OBJECT_FIELDS:
+        if summary.get(key) is not None and not isinstance(summary[key], dict):
+            return f"{key!r} is not a JSON object ({_json_type(summary[key])})"
+    for key in _NUMBER_FIELDS:
+        value = summary.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{key!r} is not a number ({_json_type(value)})"
+    for key in _TEXT_FIELDS:
+        if summary.get(key) is not None and not isinstance(summary[key], str):
+            return f"{key!r} is not a string ({_json_type(summary[key])})"
+    info = (summary.get("data") or {}).get("info")
+    if info is not None and not isinstance(info, dict):
+        return f"'data.info' is not a JSON object ({_json_type(info)})"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, with a short sample: 'a list', "a string 'x'", 'the number 3'."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, (int, float)):
+        return f"the number {clip(value, 30)}"
+    if isinstance(value, str):
+        return f"a string {clip(value, 40)!r}" if len(value) <= 40 else "a string"
+    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
 
 
 # -------------------------------------------------------------------------------------------------- aggregating
@@ -285,7 +355,7 @@ def summary_table(agg: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
     out["train s"] = _mean_std_column(agg, "train_seconds", _digits(agg.get("train_seconds_mean")))
     out["eval s"] = _mean_std_column(agg, "eval_seconds", _digits(agg.get("eval_seconds_mean")))
     if any(metric in (reference.get(v) or {}) for v in out["variant"]):
-        out[f"{metric} (write-up)"] = [_plain(reference.get(v, {}).get(metric)) for v in out["variant"]]
+        out[f"{metric} (write-up)"] = [_plain((reference.get(v) or {}).get(metric)) for v in out["variant"]]
     d = digits[metric]
     out[f"diff {metric} [95% CI]"] = [_diff_cell(r, d) for _, r in agg.iterrows()]
     out["p"] = [_p_cell(p) for p in agg["p_value"]]

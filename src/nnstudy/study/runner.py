@@ -11,7 +11,6 @@ checkpoints, so the final tables equal those of an uninterrupted study.
 """
 from __future__ import annotations
 
-import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -20,12 +19,16 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..config import load_config
+from ..config import load_config, read_yaml
 from ..engine import train, weights_run
-from ..errors import RunDirError
-from ..io import write_json, write_text
+from ..engine.build import build_data
+from ..errors import BusyError, DiskFullError, NnstudyError, RunDirError, clip
+from ..io import disk_full_error, is_disk_full, write_json, write_text
+from ..locks import DirLock
+from ..names import check_name
 from ..runs import RunDir, first_difference
 from .executor import Job, JobResult, make_executor, threads_per_worker
 from .spec import StudySpec, run_name
@@ -38,6 +41,18 @@ class StudyOutcome:
     study_dir: Path
     results: list[JobResult] = field(default_factory=list)   # the runs executed this time
     skipped: int = 0                                            # finished (or failed) earlier and kept
+    failed_before: int = 0                                      # of those kept, how many had failed
+    stopped: str = ""                                           # why the study stopped before its end, if it did
+
+    @property
+    def failed(self) -> int:
+        """Runs of the study that failed: this time, or before and kept (not retried)."""
+        return self.failed_before + sum(r.status == "failed" for r in self.results)
+
+
+# Errors that say nothing about the run itself: it stays resumable (not marked failed) and --resume continues it
+# from its last checkpoint.
+_TRANSIENT = (DiskFullError, BusyError)
 
 
 def study_dir_for(spec: StudySpec, out_dir: str | Path = "studies") -> Path:
@@ -56,14 +71,31 @@ def run_job(job: Job, progress: bool = False) -> JobResult:
             result = train(load_config(job.config), resume=True, progress=progress)
         return JobResult(job.name, "finished", seconds=time.perf_counter() - t0,
                          metrics=result.summary["metrics"])
+    except _TRANSIENT as e:
+        return JobResult(job.name, "interrupted", error=str(e), seconds=time.perf_counter() - t0)
     except Exception as e:   # recorded as a failed run; the study goes on
-        error = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-        run = RunDir(Path(job.config["out_dir"]) / job.name)
+        if is_disk_full(e):
+            return JobResult(job.name, "interrupted", error=str(disk_full_error(e.filename or job.config["out_dir"])),
+                             seconds=time.perf_counter() - t0)
+        error = clip(f"{type(e).__name__}: {str(e).strip()}", 300)
+        return _record_failure(job, error, traceback.format_exc(limit=8), time.perf_counter() - t0)
+
+
+def _record_failure(job: Job, error: str, trace: str, seconds: float) -> JobResult:
+    """Write the failed run's summary (the engine records divergence itself); if even that cannot be written
+    (a full disk), the run is left resumable instead."""
+    run = RunDir(Path(job.config["out_dir"]) / job.name)
+    try:
         summary = run.summary() or {}
-        if summary.get("status") != "failed":   # the engine records divergence itself
-            write_json(run.summary_path, {"status": "failed", "name": job.name, "error": error,
-                                          "traceback": traceback.format_exc(limit=8)})
-        return JobResult(job.name, "failed", error=summary.get("error", error), seconds=time.perf_counter() - t0)
+    except RunDirError:
+        summary = {}
+    try:
+        if summary.get("status") != "failed":
+            write_json(run.summary_path, {"status": "failed", "name": job.name, "error": error, "traceback": trace})
+    except (DiskFullError, OSError) as e:
+        return JobResult(job.name, "interrupted", error=f"{error}; its failure could not be recorded: {clip(e)}",
+                         seconds=seconds)
+    return JobResult(job.name, "failed", error=summary.get("error", error), seconds=seconds)
 
 
 def _serial_job(job: Job) -> JobResult:
@@ -75,49 +107,96 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
               report: bool = True, console: Console | None = None) -> StudyOutcome:
     """Execute every run of `spec` not finished yet; write the result tables and the report."""
     console = console or Console(stderr=True, highlight=False)
-    say = console.print if progress else (lambda *a, **k: None)
     resolved = spec.resolved()
     study_dir = study_dir_for(spec, out_dir)
-    _claim(study_dir, resolved, resume)
-
+    check_name(study_dir.name, "study name")
     executor = make_executor(backend, workers)
+    with DirLock(study_dir, "study"):   # one process per study directory
+        try:
+            _claim(study_dir, resolved, resume)
+            outcome = _run_jobs(spec, study_dir, executor, workers, retry_failed, progress, console)
+            if report and not outcome.stopped:
+                finish_study(study_dir)
+        except OSError as e:
+            if is_disk_full(e):
+                raise disk_full_error(e.filename or study_dir) from None
+            raise
+    return outcome
+
+
+def _jobs(spec: StudySpec, study_dir: Path, workers: int, retry_failed: bool, outcome: StudyOutcome) -> list[Job]:
+    """The runs still to do (kept runs are counted in `outcome`)."""
     threads = threads_per_worker(workers) if workers > 1 else None
-    jobs, outcome = [], StudyOutcome(study_dir)
+    jobs = []
     for variant in spec.expand():
         weights = spec.weights.get(variant.name)
         # Published weights are evaluated, not trained: no randomness, so one "seed" is enough.
         for seed in spec.seeds[:1] if weights else spec.seeds:
-            name = run_name(variant.name, seed)
+            name = check_name(run_name(variant.name, seed), f"run name of variant {clip(variant.name)}")
             run = RunDir(study_dir / "runs" / name)
-            status = (run.summary() or {}).get("status")
+            try:
+                status = (run.summary() or {}).get("status")
+            except RunDirError:
+                status = None    # an unreadable summary: the run is done again (resumed from its checkpoint)
             if status == "finished" or (status == "failed" and not retry_failed):
                 outcome.skipped += 1
+                outcome.failed_before += status == "failed"
                 continue
             if status == "failed":
-                shutil.rmtree(run.path)   # --retry-failed starts it again from scratch
+                # --retry-failed: the failure record goes; the run continues from its last checkpoint if it has
+                # one (its earlier epochs are not thrown away), else starts again
+                run.summary_path.unlink()
             config = spec.run_config(variant, seed)
             config.update(out_dir=str(study_dir / "runs"), name=name)
             if threads and not (config.get("train") or {}).get("threads"):
                 config.setdefault("train", {})["threads"] = threads
             jobs.append(Job(name, config, weights))
+    return jobs
 
+
+def _check_data(jobs: list[Job]) -> None:
+    """Build each distinct dataset the runs need once, before the first run: a missing dataset fails the study
+    in one line, not every run one by one."""
+    seen = set()
+    for job in jobs:
+        key = yaml.safe_dump(job.config.get("data") or {}, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            build_data(load_config(job.config))
+        except NnstudyError as e:
+            raise type(e)(f"run {job.name}: {e}") from None
+
+
+def _run_jobs(spec: StudySpec, study_dir: Path, executor: Any, workers: int, retry_failed: bool, progress: bool,
+              console: Console) -> StudyOutcome:
+    say = console.print if progress else (lambda *a, **k: None)
+    outcome = StudyOutcome(study_dir)
+    jobs = _jobs(spec, study_dir, workers, retry_failed, outcome)
+    _check_data(jobs)
     mode = "" if spec.mode == "full" else f" — {spec.mode.upper()} MODE (not the write-up's protocol)"
-    say(f"[bold]study {spec.name}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
-        f"{executor.workers} worker(s) → {study_dir}")
+    say(f"[bold]study {escape(spec.name)}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
+        f"{executor.workers} worker(s) → {escape(str(study_dir))}")
     serial_bars = progress and executor.workers == 1   # each run shows its own bar; rich shows one at a time
     fn = _serial_job if serial_bars else run_job
     bar = _StudyProgress(len(jobs), console, enabled=progress and not serial_bars, quiet=not progress)
     with bar:
-        for i, result in enumerate(executor.run(fn, jobs), 1):
+        results = executor.run(fn, jobs)
+        for i, result in enumerate(results, 1):
             outcome.results.append(result)
             if result.status == "finished":
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k.startswith("test_"))
-                bar.say(f"[{i}/{len(jobs)}] [green]done[/] {result.name}: {shown} ({result.seconds:.1f} s)")
+                bar.say(f"\\[{i}/{len(jobs)}] [green]done[/] {escape(result.name)}: {shown} "
+                        f"({result.seconds:.1f} s)")
             else:
-                bar.say(f"[{i}/{len(jobs)}] [red]failed[/] {result.name}: {result.error}")
+                bar.say(f"\\[{i}/{len(jobs)}] [red]{result.status}[/] {escape(result.name)}: {escape(result.error)}")
             bar.advance(result.status == "failed")
-    if report:
-        finish_study(study_dir)
+            if result.status == "interrupted" and "no space left" in result.error:
+                # every later run would meet the same full disk: stop, keep everything resumable
+                outcome.stopped = result.error
+                results.close()   # the executor cancels what has not started
+                break
     return outcome
 
 
@@ -157,7 +236,7 @@ def _claim(study_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
         if not resume:
             raise RunDirError(f"{study_dir}: a study is there already; pass --resume to continue it (finished "
                               f"runs are kept), or choose another --out")
-        saved = yaml.safe_load(path.read_text(encoding="utf-8"))
+        saved = read_yaml(path, RunDirError)
         diff = first_difference(saved, yaml.safe_load(yaml.safe_dump(resolved)),
                                 ignore=frozenset({"base.train.threads", "base.train.checkpoint_every"}))
         if diff:

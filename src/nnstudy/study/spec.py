@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import apply_overrides, load_config
-from ..errors import ConfigError, NnstudyError
+from ..config import apply_overrides, load_config, read_yaml
+from ..errors import ConfigError, NnstudyError, clip
+from ..names import check_label, check_name
 from ..registry import closest
 
 __all__ = ["StudySpec", "Variant", "ReportSpec", "load_study_spec", "builtin_studies", "run_name"]
@@ -39,6 +40,11 @@ class _Strict(BaseModel):
 class Variant(_Strict):
     name: str
     overrides: dict[str, Any] = Field(default_factory=dict)   # dotted key -> value, applied to the base
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, name: str) -> str:
+        return check_label(name)
 
 
 class ReportSpec(_Strict):
@@ -70,6 +76,11 @@ class StudySpec(_Strict):
     # Parallel runs when `nnstudy run` is not given --workers: for studies of small models that use one core
     # no worse than two (e.g. energy-rnn: two single-thread runs side by side). Not part of the study's identity.
     workers: int = Field(1, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder(cls, name: str) -> str:
+        return check_name(name, "study name")
 
     @model_validator(mode="after")
     def _one_axis_kind(self) -> "StudySpec":
@@ -167,18 +178,18 @@ def load_study_spec(source: str | Path, overrides: list[str] | tuple[str, ...] =
         hint = closest(str(source), list(known))
         raise ConfigError(f"unknown study {str(source)!r}: not a built-in study nor a file"
                           + (f"; did you mean {hint!r}?" if hint else "; see `nnstudy studies`"))
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    raw = read_yaml(path, ConfigError)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with name, base, and axes")
     try:
         spec = StudySpec.model_validate(raw)
+    except ConfigError as e:   # a name check
+        raise ConfigError(f"{path}: {e}") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{path}: {key or 'study'}: {err['msg']}") from None
+        raise ConfigError(f"{path}: {key or 'study'}: {clip(err['msg'], 200)}"
+                          + (f" (got {clip(err['input'])})" if "input" in err else "")) from None
     if mode and mode != "full":
         if mode not in spec.modes:
             raise ConfigError(f"study {spec.name!r} has no mode {mode!r} (modes: {', '.join(spec.modes) or 'none'})")
