@@ -31,7 +31,6 @@ from pathlib import Path
 import yaml
 
 from _common import environment, save
-
 from nnstudy.study.spec import load_study_spec
 
 HERE = Path(__file__).resolve().parent

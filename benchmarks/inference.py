@@ -18,8 +18,8 @@ import sys
 import time
 
 import torch
-from _common import environment, save
 
+from _common import environment, save
 from nnstudy.data import build_dataset
 from nnstudy.engine.checkpoint import load_weights
 from nnstudy.models import build_model

@@ -29,8 +29,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _common import environment, save
 
+from _common import environment, save
 from nnstudy.config import load_config
 from nnstudy.data import build_dataset
 from nnstudy.engine import train

@@ -25,9 +25,7 @@ from pathlib import Path
 import yaml
 
 from _common import environment, save
-
 from nnstudy.study import load_study_spec, run_study
-
 
 TRIVIAL = {"model": {"name": "mlp2"}, "data": {"name": "cifar10-sample", "subset": 100},
            "train": {"epochs": 1, "batch_size": 50, "threads": 1}}

@@ -18,8 +18,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _common import environment, save
 
+from _common import environment, save
 from nnstudy.models import build_model
 
 CASES = (("tutorial_cnn", 4), ("d2l_resnet", 128), ("resnet18", 128))

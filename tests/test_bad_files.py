@@ -18,8 +18,15 @@ import torch
 import yaml
 from safetensors.torch import save, save_file
 
-from nnstudy.engine.checkpoint import (error_reason, fit_optimizer_state, fit_state_dict, load_checkpoint,
-                                       load_weights, read_state_dict, save_checkpoint)
+from nnstudy.engine.checkpoint import (
+    error_reason,
+    fit_optimizer_state,
+    fit_state_dict,
+    load_checkpoint,
+    load_weights,
+    read_state_dict,
+    save_checkpoint,
+)
 from nnstudy.errors import MESSAGE_LIMIT, CheckpointError, RunDirError
 from nnstudy.models import build_model
 

@@ -17,9 +17,8 @@ import platformdirs
 import pytest
 import torch
 
-from nnstudy.data import DATASETS, build_dataset, store
+from nnstudy.data import DATASETS, build_dataset, splits, store
 from nnstudy.data import cifar10 as c10
-from nnstudy.data import splits
 from nnstudy.data.base import Dataset
 from nnstudy.data.transforms import NORMALIZE, ImageTransform, normalization
 from nnstudy.errors import ConfigError, DataError, RegistryError

@@ -3,7 +3,6 @@ from the middle of an epoch whatever the path is called; edited configs and miss
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest

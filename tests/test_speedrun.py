@@ -12,8 +12,7 @@ from torch import nn
 
 from nnstudy.config import OptimConfig, load_config
 from nnstudy.data.transforms import ImageTransform, random_crop, tta_views
-from nnstudy.engine import train
-from nnstudy.engine import loop
+from nnstudy.engine import loop, train
 from nnstudy.engine.lookahead import Lookahead
 from nnstudy.engine.loop import WithTTA
 from nnstudy.engine.optim import build_optimizer, build_scheduler, param_groups

@@ -65,8 +65,8 @@ def test_bad_studies_fail_before_anything_runs(tmp_path):
         load_study_spec(_write(tmp_path), ["train.epoch=3"])
 
 
-@pytest.mark.parametrize("name", ["cifar-cnn-ablation", "cifar-mlp-depth", "cifar-resnet-depth", "energy-rnn", "seizure",
-                                  "cifar-alexnet-vs-resnet", "mortality", "cifar-speedrun"])
+@pytest.mark.parametrize("name", ["cifar-cnn-ablation", "cifar-mlp-depth", "cifar-resnet-depth", "energy-rnn",
+                                  "seizure", "cifar-alexnet-vs-resnet", "mortality", "cifar-speedrun"])
 def test_builtin_studies_load_in_both_modes(name):
     full = load_study_spec(name)
     quick = load_study_spec(name, mode="quick", seeds=3)
@@ -88,7 +88,8 @@ def test_run_study_records_failures_and_resumes(tmp_path):
     spec = load_study_spec(_write(tmp_path, ablate={"optim.lr": [1e12]}, seeds=[0, 1]))
     outcome = run_study(spec, out_dir=tmp_path / "studies", progress=False, report=False)
     runs = tmp_path / "studies" / "toy" / "runs"
-    assert sorted(p.name for p in runs.iterdir()) == ["base__s0", "base__s1", "lr=1000000000000.0__s0", "lr=1000000000000.0__s1"]
+    assert sorted(p.name for p in runs.iterdir()) == ["base__s0", "base__s1", "lr=1000000000000.0__s0",
+                                                      "lr=1000000000000.0__s1"]
     status = {r.name: r.status for r in outcome.results}
     assert status == {"base__s0": "finished", "base__s1": "finished", "lr=1000000000000.0__s0": "failed",
                       "lr=1000000000000.0__s1": "failed"}

@@ -12,8 +12,16 @@ import yaml
 from scipy import stats
 
 from nnstudy.errors import RunDirError
-from nnstudy.study.results import (TEST_DESCRIPTION, aggregate, collect_runs, compare, format_mean_std,
-                                   read_study, summary_table, write_tables)
+from nnstudy.study.results import (
+    TEST_DESCRIPTION,
+    aggregate,
+    collect_runs,
+    compare,
+    format_mean_std,
+    read_study,
+    summary_table,
+    write_tables,
+)
 
 
 def _summary(variant: str, seed: int, test_acc: float, params: int = 62006) -> dict:

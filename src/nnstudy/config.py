@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, StrictBool, StrictInt, TypeAdapter,
-                      ValidationError, field_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    StrictBool,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from .errors import ConfigError, clip
 from .io import read_user_text
@@ -75,7 +84,7 @@ class OptimConfig(_Part):
     # BatchNorm/LayerNorm parameters train at lr × this, with weight_decay / this (the same decay per step):
     # airbench's 64× for its BN shifts
     norm_lr_scale: Annotated[PositiveFloat, Field(strict=True)] = 1.0
-    lookahead: Bool = False                             # airbench's lookahead averaging every 5 steps (engine/lookahead.py)
+    lookahead: Bool = False                             # airbench's lookahead averaging every 5 steps
 
 
 class TrainConfig(_Part):

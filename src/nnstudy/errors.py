@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import reprlib
 
-__all__ = ["clip", "MESSAGE_LIMIT", "NnstudyError", "ConfigError", "RegistryError", "DataError", "CheckpointError", "RunDirError",
+__all__ = ["clip", "MESSAGE_LIMIT", "NnstudyError", "ConfigError", "RegistryError", "DataError", "CheckpointError",
+           "RunDirError",
            "BusyError", "DiskFullError", "EXIT_BAD_INPUT", "EXIT_RUNS_FAILED", "EXIT_TRY_AGAIN"]
 
 # Exit codes of the `nnstudy` command (docs/reliability.md). 1 is left to Python: an uncaught exception is a bug.

@@ -24,9 +24,11 @@ def pick_device(name: str = "auto") -> torch.device:
     except (RuntimeError, ValueError):
         raise ConfigError(f"train.device={clip(name, quote=True)}: expected auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={clip(name, quote=True)}: CUDA is not available on this machine (use auto or cpu)")
+        raise ConfigError(f"train.device={clip(name, quote=True)}: CUDA is not available on this machine "
+                          f"(use auto or cpu)")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"train.device={clip(name, quote=True)}: only {torch.cuda.device_count()} CUDA device(s) here")
+        raise ConfigError(f"train.device={clip(name, quote=True)}: only {torch.cuda.device_count()} CUDA "
+                          f"device(s) here")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError(f"train.device={clip(name, quote=True)}: MPS is not available on this machine")
     return dev

@@ -28,8 +28,14 @@ from ..models import count_params
 from ..runs import RESUME_MAY_CHANGE, RunDir, first_difference, prepare_run_dir
 from ..tasks import Task
 from .build import build_data, build_parts
-from .checkpoint import (fit_optimizer_state, fit_state_dict, load_checkpoint, load_weights, save_checkpoint,
-                         save_weights)
+from .checkpoint import (
+    fit_optimizer_state,
+    fit_state_dict,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    save_weights,
+)
 from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format, use_channels_last
 from .lookahead import Lookahead
 from .optim import build_optimizer, build_scheduler
@@ -188,7 +194,8 @@ class _Trainer:
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "lookahead": self.lookahead.state_dict() if self.lookahead else {},
                 "epoch": self.epoch, "step": self.step, "sums": dict(self.sums), "history": self.history,
-                "step_history": self.step_history, "best": dict(self.best), "timing": dict(self.timing), "attempts": self.attempts,
+                "step_history": self.step_history, "best": dict(self.best), "timing": dict(self.timing),
+                "attempts": self.attempts,
                 "rng_torch": torch.get_rng_state(), "rng_aug": self.aug_gen.get_state(),
                 "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}
 

@@ -31,14 +31,14 @@ def peak_memory_mb(device: torch.device | None = None) -> dict[str, float | None
 def _peak_rss_mb() -> float | None:
     """Peak resident set size of this process in MiB, or None where neither getrusage nor psutil gives it."""
     try:
-        import resource            # Unix only
+        import resource  # Unix only
     except ImportError:
         resource = None
     if resource is not None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return rss / 2**20 if sys.platform == "darwin" else rss / 2**10   # bytes on macOS, KiB on Linux
     try:
-        import psutil              # optional; on Windows memory_info() has the peak working set
+        import psutil  # optional; on Windows memory_info() has the peak working set
     except ImportError:
         return None
     try:

@@ -360,8 +360,8 @@ def _make_figures(ctx: _Context) -> list[Block]:
     steps = {v: [r.steps for r in ctx.finished(v) if r.steps is not None] for v in ctx.variants}
     steps = {v: h for v, h in steps.items() if h}
     if steps:
-        image("step_curves", lambda p: F.learning_curves(steps, p, colors=ctx.colors, loss_name=loss_name, x_axis="step",
-                                                          title="Validation every N optimiser steps"),
+        image("step_curves", lambda p: F.learning_curves(steps, p, colors=ctx.colors, loss_name=loss_name,
+                                                          x_axis="step", title="Validation every N optimiser steps"),
               "Validation metrics every N optimiser steps (train.eval_every_steps; train = running mean of the "
               "epoch so far): line = mean over seeds, band = mean ± std.")
 

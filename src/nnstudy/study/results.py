@@ -21,7 +21,7 @@ from scipy import stats
 from ..errors import RunDirError, clip
 from ..io import atomic_path
 from ..runs import RunDir
-from .spec import run_name     # the runner names run directories with it; one definition for both
+from .spec import run_name  # the runner names run directories with it; one definition for both
 
 __all__ = ["TEST_DESCRIPTION", "ALPHA", "read_study", "collect_runs", "read_summary", "summary_problem",
            "aggregate", "write_tables", "compare", "format_mean_std", "summary_table"]
