@@ -108,12 +108,12 @@ _BOMB = "\n".join(["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
                   + [f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")]
                   + ["model: {name: mlp3, hidden: *i}"])
 BAD_CONFIGS = {
-    "not-utf8": (b"model: {name: mlp3}\nname: caf\xe9\n", "not UTF-8 text (byte 0xe9 on line 2)"),
+    "not-utf8": (b"model: {name: mlp3}\nname: caf\xe9\n", "not a UTF-8 text file (line 2 holds byte 0xe9"),
     "utf16": ("model: {name: mlp3}\n".encode("utf-16"), "UTF-16 text"),
     "utf16-no-bom": ("model: {name: mlp3}\n".encode("utf-16-le"), "UTF-16 text"),
     "empty": (b"", "empty file"),
     "binary": (bytes(range(256)) * 4, "binary data"),
-    "gzip": (b"\x1f\x8b\x08\x00" + bytes(40), "gzip-compressed"),
+    "gzip": (b"\x1f\x8b\x08\x00" + bytes(40) + b"\xff\x01" * 20, "gzip-compressed"),
     "alias-bomb": (_BOMB.encode(), "expands to more than"),
     "broken-yaml": (b"model: {name: mlp3\ntrain: [\n", "not valid YAML"),
     "not-mapping": (b"- a\n- b\n", "expected a mapping"),

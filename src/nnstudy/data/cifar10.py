@@ -28,6 +28,7 @@ import torch
 from ..errors import DataError
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
+from .files import describe_archive
 from .splits import stratified_split, stratified_take
 from .store import Source, installed_path, register_source
 from .transforms import ImageTransform, normalization
@@ -212,6 +213,9 @@ def _members(path: Path, wanted: tuple[str, ...]) -> Iterator[tuple[str, bytes, 
                     seen.add(p.name)
                     yield p.name, fobj.read(), f"{path}:{member.name}"
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        what = describe_archive(path)   # not an archive at all (a gzipped CSV, an empty file): say what it is
+        if what is not None:
+            raise DataError(f"{path}: {what} (expected {ARCHIVE})") from None
         cause = " ".join(f"{type(e).__name__}: {e}".split())
         raise DataError(f"{path}: not a readable {ARCHIVE} (truncated or corrupt: {cause})") from None
     missing = [n for n in wanted if n not in seen]

@@ -15,6 +15,9 @@ time. The files are not clean, and nothing is fixed silently: :func:`read_region
 - Duplicate timestamps (the repeated 02:00 of the autumn DST change, 2014-2017) are merged into their mean.
 - Missing hours (the skipped hour of the spring DST change, a few others) of at most ``max_gap_hours`` in a row
   are filled by linear interpolation; longer gaps split the series into segments that no window crosses.
+- Negative values (electric load is never negative) are kept, counted in the report and warned about
+  (:class:`NegativeLoadWarning`, naming the file and the first line). A value that is not a finite number within
+  float32's range (``inf``, ``1e300``) is refused: the features are float32.
 
 Per hour, 5 features in [0, 1]: load, hour of day, day of week, month, day of year. The blog min-max scaled
 every column; the calendar columns use their fixed calendar ranges (which is what its MinMaxScaler learnt on
@@ -32,8 +35,10 @@ import io
 import math
 import re
 import shutil
+import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -43,17 +48,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, clip
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
+from .files import check_finite
 from .files import one_line as _one_line
-from .files import read_file as _read_bytes
+from .files import read_text_bytes as _read_bytes
 from .store import Source, installed_path, register_source
 
 __all__ = ["REGIONS", "FEATURES", "CALENDAR_RANGES", "PROTOCOLS", "CONTENT", "SAMPLE_REGIONS", "EXPECTED",
-           "Expected", "CleaningReport", "WindowView", "read_region", "region_of", "segment_starts", "locate",
-           "region_files", "verify_folder", "copy_regions", "content_sha256", "build_energy", "sample_folder",
-           "energy", "energy_sample"]
+           "Expected", "CleaningReport", "NegativeLoadWarning", "WindowView", "read_region", "region_of",
+           "segment_starts", "locate", "region_files", "verify_folder", "copy_regions", "content_sha256",
+           "build_energy", "sample_folder", "energy", "energy_sample"]
 
 REGIONS = ("AEP", "COMED", "DAYTON", "DEOK", "DOM", "DUQ", "EKPC", "FE", "NI", "PJME", "PJMW", "PJM_Load")
 FEATURES = ("load", "hour", "dayofweek", "month", "dayofyear")
@@ -151,6 +157,7 @@ class CleaningReport:
     min_mw: float               # smallest and largest load after cleaning (outliers are reported, not changed)
     max_mw: float
     max_gap_hours: int
+    negative: int = 0           # rows with a negative MW value: kept, and warned about (NegativeLoadWarning)
 
     def __str__(self) -> str:
         order = "out of order, sorted" if self.unsorted else "in order"
@@ -158,6 +165,7 @@ class CleaningReport:
                f"{_n(self.duplicate_times, 'timestamp')} (they differ by up to {self.duplicate_spread_mw:,.0f} MW)"
                if self.duplicates else "no duplicate timestamps")
         empty = f"; {_n(self.empty, 'empty value')} dropped" if self.empty else ""
+        empty += f"; {_n(self.negative, 'negative value')} kept" if self.negative else ""
         filled = (f"{_n(self.filled, 'missing hour')} filled linearly ({_n(self.filled_gaps, 'gap')} "
                   f"≤ {self.max_gap_hours} h)" if self.filled else f"no gap ≤ {self.max_gap_hours} h to fill")
         split = (f"{_n(self.splits, 'gap')} > {self.max_gap_hours} h ({_n(self.skipped, 'hour')}) left out: "
@@ -165,6 +173,11 @@ class CleaningReport:
         return (f"{self.region}: {self.rows:,} rows read ({order}); {dup}{empty}; {filled}; {split}; "
                 f"{self.hours:,} hours {self.first[:16]} .. {self.last[:16]}, "
                 f"{self.min_mw:,.0f} .. {self.max_mw:,.0f} MW")
+
+
+class NegativeLoadWarning(UserWarning):
+    """A regional file holds negative load: not refused (the values are kept), but electric load in MW is never
+    negative, so they are most likely recording or sign errors that the user should know about."""
 
 
 def _n(count: int, word: str) -> str:
@@ -182,6 +195,17 @@ class _Rows:
     region: str
     times: np.ndarray     # int64 seconds since 1970-01-01, naive local time as written, file order
     values: np.ndarray    # float64 MW, NaN where empty
+    line_of: Callable[[int], int]   # 1-based line of a row in its file, for messages
+
+
+def _line_numbers(lines: list[bytes]) -> Callable[[int], int]:
+    """The 1-based line of each data row. pandas skips blank (and white-space) lines, so row r is line r + 2 only
+    in a file without them; the numbers are counted on first use, which only a message or warning needs."""
+    @functools.cache
+    def numbers() -> np.ndarray:
+        return np.flatnonzero([bool(ln.strip()) for ln in lines[1:]]) + 2
+
+    return lambda row: int(numbers()[row])
 
 
 def _parse(raw: bytes, path: Path) -> _Rows:
@@ -192,14 +216,17 @@ def _parse(raw: bytes, path: Path) -> _Rows:
     region = named or (header[1][:-3] if len(header) == 2 and header[1].endswith("_MW") else None)
     expected = f"Datetime,{region or '<REGION>'}_MW"
     if region is None or header != ["Datetime", f"{region}_MW"]:
-        raise DataError(f"{path}: header {first_line[:80]!r}, expected {expected!r}")
+        raise DataError(f"{path}: header {clip(first_line)!r}, expected {expected!r}")
     # Exactly one comma per non-blank line: pandas would otherwise take a 3-field row's first field as an index,
-    # or (index_col=False) drop the extra field with a mere warning.
+    # or (index_col=False) drop the extra field with a mere warning. The count is the fast check; lines of white
+    # space (no comma, skipped like blank ones) also make it differ, so the lines themselves decide.
     lines = raw.splitlines()
     if raw.count(b",") != len(lines) - lines.count(b""):
-        i, n = next(((i, ln.count(b",") + 1) for i, ln in enumerate(lines) if ln.strip() and ln.count(b",") != 1),
-                    (0, 0))
-        raise DataError(f"{path}: line {i + 1}: {n} fields, expected 2 (Datetime,MW)")
+        wrong = next((i for i, ln in enumerate(lines) if ln.strip() and ln.count(b",") != 1), None)
+        if wrong is not None:
+            raise DataError(f"{path}: line {wrong + 1}: {lines[wrong].count(b',') + 1} fields, expected 2 "
+                            f"(Datetime,MW)")
+    line_of = _line_numbers(lines)
     try:
         df = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False, index_col=False)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
@@ -209,20 +236,23 @@ def _parse(raw: bytes, path: Path) -> _Rows:
     bad = times.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: line {i + 2}: timestamp {text_t.iloc[i]!r} is not {TIME_FORMAT}")
+        raise DataError(f"{path}: line {line_of(i)}: timestamp {clip(text_t.iloc[i])!r} is not {TIME_FORMAT}")
     values = pd.to_numeric(text_v, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(values) & (text_v != "").to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: line {i + 2}: value {text_v.iloc[i]!r} is not a number of MW")
+        raise DataError(f"{path}: line {line_of(i)}: value {clip(text_v.iloc[i])!r} is not a number of MW")
+    # An empty value is a missing hour (cleaned later); inf or 1e300 would reach training as inf.
+    check_finite(values, lambda i: f"{path}: line {line_of(i)}", lambda i, _: ("MW", text_v.iloc[i]),
+                 missing_ok=True)
     seconds = times.to_numpy().astype("datetime64[s]").astype(np.int64)
     off_hour = seconds % _HOUR_S != 0
     if off_hour.any():
         i = int(np.flatnonzero(off_hour)[0])
-        raise DataError(f"{path}: line {i + 2}: timestamp {text_t.iloc[i]!r} is not on the hour")
+        raise DataError(f"{path}: line {line_of(i)}: timestamp {clip(text_t.iloc[i])!r} is not on the hour")
     if len(seconds) == 0:
         raise DataError(f"{path}: no data rows under the header")
-    return _Rows(region, seconds, values)
+    return _Rows(region, seconds, values, line_of)
 
 
 def content_sha256(times: np.ndarray, values: np.ndarray) -> str:
@@ -241,8 +271,19 @@ def _stamp_text(seconds: int) -> str:
     return str(np.datetime64(int(seconds), "s")).replace("T", " ")
 
 
+def _warn_negative(rows: _Rows, path: Path) -> int:
+    """How many values are negative; a NegativeLoadWarning naming the file and the first line when any are."""
+    negative = np.flatnonzero(rows.values < 0)          # NaN (empty) compares False
+    if len(negative):
+        warnings.warn(NegativeLoadWarning(
+            f"{path}: {_n(len(negative), 'negative MW value')}, the first on line {rows.line_of(int(negative[0]))} "
+            f"(load is never negative; kept unchanged)"), stacklevel=4)   # read_region's caller
+    return len(negative)
+
+
 def _clean(rows: _Rows, path: Path, max_gap_hours: int) -> tuple[pd.Series, CleaningReport]:
     times, values = rows.times, rows.values
+    negative = _warn_negative(rows, path)
     unsorted = bool(np.any(np.diff(times) < 0))
     present = ~np.isnan(values)
     t, v = times[present], values[present]
@@ -276,7 +317,7 @@ def _clean(rows: _Rows, path: Path, max_gap_hours: int) -> tuple[pd.Series, Clea
         filled=int(gaps[short].sum()), filled_gaps=int(short.sum()), splits=int(long.sum()),
         skipped=int(gaps[long].sum()), segments=int(long.sum()) + 1, hours=len(out),
         first=_stamp_text(seconds[0]), last=_stamp_text(seconds[-1]), min_mw=float(out.min()),
-        max_mw=float(out.max()), max_gap_hours=max_gap_hours)
+        max_mw=float(out.max()), max_gap_hours=max_gap_hours, negative=negative)
     return pd.Series(out, index=index, name=rows.region), report
 
 

@@ -24,6 +24,7 @@ inputs of all 46,520 patients would take gigabytes.
 from __future__ import annotations
 
 import functools
+import io
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, clip
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
+from .files import one_line, read_text_bytes, whole_numbers
 from .mortality import CLASSES, split_stays
 from .store import Source, installed_path, register_source
 
@@ -102,31 +104,29 @@ def find_tables(folder: str | Path) -> tuple[Path, Path]:
 
 def _read_columns(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """The named columns of a MIMIC CSV as text (names matched in any case); DataError names a missing one."""
+    # Read here rather than by pandas: gzip is recognised by its bytes, and a file that is not UTF-8 text (empty,
+    # UTF-16, binary) is named as such instead of by a decoder's error.
+    raw = read_text_bytes(path)
     try:
-        head = pd.read_csv(path, nrows=0)
-    except (OSError, ValueError, pd.errors.ParserError, EOFError) as e:
-        raise DataError(f"{path}: not a readable CSV ({' '.join(str(e).split())[:160]})") from None
+        head = pd.read_csv(io.BytesIO(raw), nrows=0)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise DataError(f"{path}: not a readable CSV ({one_line(e)})") from None
     names = {c.strip().upper(): c for c in head.columns}
     missing = [c for c in columns if c not in names]
     if missing:
         raise DataError(f"{path}: line 1: no column {missing[0]} (the MIMIC-III v1.4 schema has "
                         f"{', '.join(columns)})")
     try:
-        df = pd.read_csv(path, usecols=[names[c] for c in columns], dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError, EOFError) as e:
-        raise DataError(f"{path}: not a readable CSV ({' '.join(str(e).split())[:160]})") from None
+        df = pd.read_csv(io.BytesIO(raw), usecols=[names[c] for c in columns], dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise DataError(f"{path}: not a readable CSV ({one_line(e)})") from None
     # A short row leaves its last cells missing (NaN even without NA parsing): make them empty text, refused below.
     return df.rename(columns={names[c]: c for c in columns})[list(columns)].fillna("")
 
 
 def _integers(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    text = df[column].str.strip()
-    ok = text.str.fullmatch(r"\d+").to_numpy(dtype=bool)
-    if not ok.all():
-        row = int(np.argmin(ok))
-        # Line = row + 2 (the header is line 1): MIMIC-III's tables read here hold no newline inside a field.
-        raise DataError(f"{path}: line {row + 2}: {column} {df[column].iloc[row]!r} is not a whole number")
-    return text.astype(np.int64).to_numpy()
+    # Line = row + 2 (the header is line 1): MIMIC-III's tables read here hold no newline inside a field.
+    return whole_numbers(df[column], lambda row: f"{path}: line {row + 2}", column)
 
 
 def _admissions(path: Path) -> pd.DataFrame:
@@ -135,14 +135,14 @@ def _admissions(path: Path) -> pd.DataFrame:
     when = pd.to_datetime(df["ADMITTIME"].str.strip(), format=TIME_FORMAT, errors="coerce")
     if when.isna().any():
         row = int(np.argmax(when.isna().to_numpy()))
-        raise DataError(f"{path}: line {row + 2}: ADMITTIME {df['ADMITTIME'].iloc[row]!r} is not "
+        raise DataError(f"{path}: line {row + 2}: ADMITTIME {clip(df['ADMITTIME'].iloc[row])!r} is not "
                         f"YYYY-MM-DD HH:MM:SS")
     out["time"] = when.to_numpy()
     flag = df["HOSPITAL_EXPIRE_FLAG"].str.strip()
     bad = ~flag.isin(["0", "1"]).to_numpy()
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(f"{path}: line {row + 2}: HOSPITAL_EXPIRE_FLAG {flag.iloc[row]!r} is not 0 or 1")
+        raise DataError(f"{path}: line {row + 2}: HOSPITAL_EXPIRE_FLAG {clip(flag.iloc[row])!r} is not 0 or 1")
     out["died"] = (flag == "1").to_numpy()
     dup = out["hadm"].duplicated().to_numpy()
     if dup.any():

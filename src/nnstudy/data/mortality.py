@@ -49,11 +49,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, clip
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
+from .files import check_finite, check_text, whole_number_problem, whole_numbers
 from .files import one_line as _one_line
-from .files import read_file as _read_file
+from .files import read_text_bytes as _read_file
 from .splits import stratified_take
 from .store import Source, installed_path, register_source
 
@@ -210,8 +211,7 @@ def _table(raw: bytes, columns: tuple[str, ...], skip: np.ndarray, name: str,
     if len(bad):
         i = int(bad[0])
         text = raw[start[i]:end[i]].decode("utf-8", "replace")
-        shown = text if len(text) <= 60 else text[:57] + "…"
-        raise DataError(f"{where(i)}: {commas[i] + 1} fields in {shown!r}, expected {len(columns)} "
+        raise DataError(f"{where(i)}: {commas[i] + 1} fields in {clip(text, 60)!r}, expected {len(columns)} "
                         f"({','.join(columns)})")
     try:
         # All text, no NA guessing and no quoting: every cell is checked below as what the format says it is.
@@ -248,7 +248,7 @@ def _minutes(column: pd.Series, where_row: Callable[[int], str]) -> np.ndarray:
         if not 0 <= minute <= _MINUTES:
             row = int(np.argmax(codes == k))
             why = "after 48:00 (records hold the first 48 h)" if m else "not HH:MM"
-            raise DataError(f"{where_row(row)}: Time {text!r} is {why}")
+            raise DataError(f"{where_row(row)}: Time {clip(text)!r} is {why}")
         out[k] = minute
     return out[codes]
 
@@ -257,10 +257,20 @@ def _values(column: pd.Series, params: np.ndarray, param_names: list[str],
             where_row: Callable[[int], str]) -> np.ndarray:
     codes, texts = _codes(column)
     parsed = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(parsed))
+
+    def first_row(k: int) -> int:
+        # texts are in order of first appearance, so the first bad text's first row is the first bad row
+        return int(np.argmax(codes == k))
+
+    bad = np.flatnonzero(np.isnan(parsed))
     if len(bad):
-        row = int(np.argmax(codes == bad[0]))
-        raise DataError(f"{where_row(row)}: Value {texts[bad[0]]!r} of {param_names[params[row]]} is not a number")
+        row = first_row(bad[0])
+        raise DataError(f"{where_row(row)}: Value {clip(texts[bad[0]])!r} of {param_names[params[row]]} is not a "
+                        f"number")
+    # Measurements are sparse by leaving rows out, never by an empty Value; "inf" or 1e300 would be inf in the
+    # float32 inputs (or poison a training statistic).
+    check_finite(parsed, lambda k: where_row(first_row(k)),
+                 lambda k, _: (f"Value of {param_names[params[first_row(k)]]}", texts[k]))
     return parsed[codes]
 
 
@@ -294,27 +304,19 @@ def _rows(record: np.ndarray, df: pd.DataFrame, where_row: Callable[[int], str])
 def _check_header(first: bytes, expected: tuple[str, ...], where: str) -> None:
     text = first.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
     if text != ",".join(expected):
-        shown = text if len(text) <= 60 else text[:57] + "…"
-        raise DataError(f"{where}: line 1: header {shown!r}, expected {','.join(expected)}")
+        raise DataError(f"{where}: line 1: header {clip(text, 60)!r}, expected {','.join(expected)}")
 
 
 def _parse_long(raw: bytes, where: str) -> Rows:
-    """Rows of the long CSV bytes ``RecordID,Time,Parameter,Value`` (the first line is the header)."""
-    if not raw.strip():
-        raise DataError(f"{where}: empty file")
+    """Rows of the long CSV bytes ``RecordID,Time,Parameter,Value`` (the first line is the header; the bytes are
+    text, checked by read_long)."""
     _check_header(raw.split(b"\n", 1)[0], LONG_HEADER, where)
     df, line = _table(raw, LONG_HEADER, np.zeros(1, dtype=np.int64), where, lambda i: f"{where}: line {i + 1}")
 
     def where_row(row: int) -> str:
         return f"{where}: line {line[row] + 1}"
 
-    rcodes, rtexts = _codes(df["RecordID"])
-    ids = np.empty(len(rtexts), dtype=np.int64)
-    for k, text in enumerate(rtexts):
-        if not text.isdigit():
-            raise DataError(f"{where_row(int(np.argmax(rcodes == k)))}: RecordID {text!r} is not a whole number")
-        ids[k] = int(text)
-    return _rows(ids[rcodes], df, where_row)
+    return _rows(whole_numbers(df["RecordID"], where_row, "RecordID"), df, where_row)
 
 
 def read_long(path: str | Path) -> Rows:
@@ -326,7 +328,7 @@ def read_long(path: str | Path) -> Rows:
 def _record_files(folder: Path) -> list[tuple[int, Path]]:
     """(RecordID, file) of each ``<digits>.txt`` in `folder`, by RecordID."""
     found = sorted((int(f.stem), f) for f in folder.iterdir()
-                   if f.suffix.lower() == ".txt" and f.stem.isdigit() and f.is_file())
+                   if f.suffix.lower() == ".txt" and whole_number_problem(f.stem) is None and f.is_file())
     return found
 
 
@@ -343,8 +345,6 @@ def read_records(folder: str | Path) -> Rows:
     chunks, first_line = [], np.zeros(len(files) + 1, dtype=np.int64)
     for k, (_, f) in enumerate(files):
         raw = _read_file(f)
-        if not raw.strip():
-            raise DataError(f"{f}: empty file")
         _check_header(raw.split(b"\n", 1)[0], RECORD_HEADER, str(f))
         if not raw.endswith(b"\n"):
             raw += b"\n"
@@ -379,13 +379,10 @@ def records_to_long(folder: str | Path) -> bytes:
 def read_outcomes(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(RecordIDs, In-hospital_death 0/1) of an Outcomes file, in file order; DataError names file and line."""
     p = Path(path)
-    text = _read_file(p).decode("utf-8", "replace").lstrip("\ufeff")
-    lines = text.splitlines()
-    if not lines:
-        raise DataError(f"{p}: empty file")
+    lines = _read_file(p).decode("utf-8-sig").splitlines()          # text: checked by _read_file
     header = [c.strip() for c in lines[0].split(",")]
     if "RecordID" not in header or "In-hospital_death" not in header:
-        raise DataError(f"{p}: line 1: header {lines[0][:60]!r} lacks RecordID and In-hospital_death (expected "
+        raise DataError(f"{p}: line 1: header {clip(lines[0], 60)!r} lacks RecordID and In-hospital_death (expected "
                         f"RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death)")
     i_id, i_death = header.index("RecordID"), header.index("In-hospital_death")
     ids, deaths, seen = [], [], {}
@@ -394,11 +391,13 @@ def read_outcomes(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             continue
         cells = [c.strip() for c in ln.split(",")]
         if len(cells) != len(header):
-            raise DataError(f"{p}: line {n}: {len(cells)} fields, expected {len(header)} ({','.join(header)})")
-        if not cells[i_id].isdigit():
-            raise DataError(f"{p}: line {n}: RecordID {cells[i_id]!r} is not a whole number")
+            raise DataError(f"{p}: line {n}: {len(cells)} fields, expected {len(header)} "
+                            f"({clip(','.join(header))})")
+        problem = whole_number_problem(cells[i_id])
+        if problem is not None:
+            raise DataError(f"{p}: line {n}: RecordID {clip(cells[i_id])!r} is {problem}")
         if cells[i_death] not in ("0", "1"):
-            raise DataError(f"{p}: line {n}: In-hospital_death {cells[i_death]!r} is not 0 or 1")
+            raise DataError(f"{p}: line {n}: In-hospital_death {clip(cells[i_death])!r} is not 0 or 1")
         rid = int(cells[i_id])
         if rid in seen:
             raise DataError(f"{p}: line {n}: RecordID {rid} repeats line {seen[rid]}")
@@ -570,6 +569,7 @@ def locate(path: str | Path, layout: str = "auto", outcomes: str | Path | None =
         if layout == "records":
             raise DataError(f"{p}: is a file; layout 'records' needs the folder of <RecordID>.txt files")
         if not _is_long_csv(p):
+            _read_file(p)                # says what the file is when it is not text (empty, UTF-16, binary)
             raise DataError(f"{p}: not a long CSV (first line {','.join(LONG_HEADER)}, .csv or .csv.gz)")
         return "long", p, out or _pick_outcomes([p.parent], p)
     if layout in ("auto", "long"):
@@ -644,11 +644,15 @@ def load_stats(path: str | Path) -> dict[str, Any]:
     p = Path(path).expanduser().absolute()
     f = p / "summary.json" if p.is_dir() else p
     try:
-        doc = json.loads(f.read_text())
+        raw = f.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{f}: no such file (data.stats names a run directory, its summary.json, or a statistics "
                         f"JSON)") from None
-    except (OSError, ValueError) as e:
+    except OSError as e:
+        raise DataError(f"{f}: cannot be read ({e.strerror or e})") from None
+    try:
+        doc = json.loads(check_text(raw, str(f)).decode("utf-8-sig"))   # empty, UTF-16, binary: said as such
+    except ValueError as e:
         raise DataError(f"{f}: not a readable JSON file ({_one_line(e)})") from None
     for key in (("data", "info", "normalization"), ("normalization",), ()):
         found: Any = doc

@@ -36,9 +36,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, clip
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
+from .files import GZIP_MAGIC, check_finite, check_text
 from .files import gunzip as _gunzip
 from .files import one_line as _one_line
 from .splits import stratified_take
@@ -128,10 +129,16 @@ def read_bytes(path: str | Path) -> tuple[bytes, str]:
                 if len(members) != 1:
                     raise DataError(f"{p}: the zip holds {len(members)} CSV files, expected one")
                 where = f"{p}:{members[0]}"
-                return _gunzip(zf.read(members[0]), where), where
+                return _text(zf.read(members[0]), where), where
         except (zipfile.BadZipFile, zlib.error, EOFError) as e:
             raise DataError(f"{p}: not a readable zip ({_one_line(e)})") from None
-    return _gunzip(raw, str(p)), str(p)
+    return _text(raw, str(p)), str(p)
+
+
+def _text(raw: bytes, where: str) -> bytes:
+    """`raw` gunzipped when gzip; DataError saying what it is when that is not UTF-8 text (an empty file, UTF-16,
+    binary data). Checked here, before parse() checks again, because only here is it known to have been gzip."""
+    return check_text(_gunzip(raw, where), where, packed=raw[:2] == GZIP_MAGIC)
 
 
 def _header(first: str, where: str) -> str | None:
@@ -139,21 +146,26 @@ def _header(first: str, where: str) -> str | None:
     cells = [c.strip().strip('"') for c in first.split(",")]
     if cells[-len(COLUMNS) - 1:] == [*COLUMNS, "y"] and len(cells) in (len(COLUMNS) + 1, len(COLUMNS) + 2):
         return cells[0] if len(cells) == len(COLUMNS) + 2 else None
+    # The start and the end of a long header: where it differs from X1..X178,y is usually at one of them.
     shown = first if len(first) <= 60 else f"{first[:30]}…{first[-25:]}"
-    raise DataError(f"{where}: line 1: header {shown!r}, expected [id,]X1,...,X{SAMPLES},y")
+    raise DataError(f"{where}: line 1: header {clip(shown)!r}, expected [id,]X1,...,X{SAMPLES},y")
+
+
+def _column(j: int) -> str:
+    """The name of value column j (0: X1 .. 177: X178, 178: y)."""
+    return COLUMNS[j] if j < SAMPLES else "y"
 
 
 def _first_bad_cell(lines: list[str], line_no: np.ndarray, first_x: int, where: str) -> DataError:
-    """The DataError for the first cell that is not a finite number (the slow path: only for a bad file)."""
+    """The DataError for the first cell that is not a number (the slow path: only when pandas refused a cell)."""
     for text, n in zip(lines, line_no):
-        for j, cell in enumerate(text.split(",")[first_x:], start=first_x):
+        for j, cell in enumerate(text.split(",")[first_x:]):
             try:
-                ok = np.isfinite(float(cell))
+                ok = not math.isnan(float(cell))
             except ValueError:
                 ok = False
             if not ok:
-                column = COLUMNS[j - first_x] if j - first_x < SAMPLES else "y"
-                return DataError(f"{where}: line {n}: {column} is {cell.strip()!r}, not a number")
+                return DataError(f"{where}: line {n}: {_column(j)} is {clip(cell.strip())!r}, not a number")
     return DataError(f"{where}: not a readable CSV")   # unreachable when the caller found a bad value
 
 
@@ -164,13 +176,7 @@ def parse(raw: bytes, where: str) -> SeizureTable:
     every y an integer 1..5, and (when there are ids) every id ``X<chunk>.<segment>``, no id twice, and one label
     per segment. Blank lines are skipped.
     """
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{where}: not a UTF-8 text file ({_one_line(e)})") from None
-    all_lines = text.splitlines()
-    if not all_lines:
-        raise DataError(f"{where}: empty file")
+    all_lines = check_text(raw, where).decode("utf-8-sig").splitlines()     # neither empty nor binary now
     id_header = _header(all_lines[0], where)
     fields = SAMPLES + 1 + (id_header is not None)
     keep = [i for i in range(1, len(all_lines)) if all_lines[i].strip()]
@@ -194,14 +200,15 @@ def parse(raw: bytes, where: str) -> SeizureTable:
         values = df.iloc[:, first_x:].to_numpy(dtype=np.float64)
     except (ValueError, pd.errors.ParserError):
         raise _first_bad_cell(lines, line_no, first_x, where) from None
-    if not np.isfinite(values).all():                                   # "inf" parses as a float
-        raise _first_bad_cell(lines, line_no, first_x, where)
+    # "inf", "nan" and 1e300 parse as floats; the inputs are float32, where 1e300 is inf too.
+    check_finite(values, lambda k: f"{where}: line {line_no[k]}",
+                 lambda k, j: (_column(j), lines[k].split(",")[first_x + j].strip()))
     x, y_float = values[:, :SAMPLES], values[:, SAMPLES]
     y = y_float.astype(np.int64)
     bad = (y != y_float) | (y < 1) | (y > len(CLASSES))
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{where}: line {line_no[k]}: y is {lines[k].rsplit(',', 1)[1].strip()!r}, "
+        raise DataError(f"{where}: line {line_no[k]}: y is {clip(lines[k].rsplit(',', 1)[1].strip())!r}, "
                         f"not a class label 1..{len(CLASSES)}")
     ids = segment = segment_ids = None
     if first_x:
@@ -221,14 +228,14 @@ def _segments(ids: np.ndarray, y: np.ndarray, line_no: np.ndarray,
     for k, rid in enumerate(ids):
         m = _ID_RE.match(rid)
         if m is None:
-            raise DataError(f"{where}: line {line_no[k]}: id {str(rid)!r} is not X<chunk>.<segment> "
+            raise DataError(f"{where}: line {line_no[k]}: id {clip(str(rid))!r} is not X<chunk>.<segment> "
                             f"(e.g. X21.V1.791)")
         names.append(m.group("segment"))
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         rid = str(uniq[counts > 1][0])
         rows = np.flatnonzero(ids == rid)
-        raise DataError(f"{where}: line {line_no[rows[1]]}: id {rid!r} repeats line {line_no[rows[0]]}")
+        raise DataError(f"{where}: line {line_no[rows[1]]}: id {clip(rid)!r} repeats line {line_no[rows[0]]}")
     segment_ids, segment = np.unique(np.asarray(names, dtype=str), return_inverse=True)
     lo = np.full(len(segment_ids), len(CLASSES) + 1)
     hi = np.zeros(len(segment_ids), dtype=np.int64)
@@ -239,8 +246,8 @@ def _segments(ids: np.ndarray, y: np.ndarray, line_no: np.ndarray,
         s = int(mixed[0])
         rows = np.flatnonzero(segment == s)
         other = rows[np.flatnonzero(y[rows] != y[rows[0]])[0]]
-        raise DataError(f"{where}: line {line_no[other]}: segment {str(segment_ids[s])!r} has y={y[other]} here but "
-                        f"y={y[rows[0]]} on line {line_no[rows[0]]} (all chunks of a segment share its label)")
+        raise DataError(f"{where}: line {line_no[other]}: segment {clip(str(segment_ids[s]))!r} has y={y[other]} "
+                        f"here but y={y[rows[0]]} on line {line_no[rows[0]]} (all chunks of a segment share its label)")
     return segment.astype(np.int64), segment_ids
 
 

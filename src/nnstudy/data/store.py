@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import DataError
+from ..errors import DataError, clip
 from ..registry import closest
+from .files import describe_archive
 
 __all__ = ["Source", "register_source", "get_source", "sources", "data_root", "dataset_dir", "installed_path",
            "fetch", "add", "verify", "list_datasets", "sha256_file"]
@@ -325,8 +326,14 @@ class _Progress:
         if not self.enabled:
             return lambda n: None
         from rich.console import Console
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                             TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True))
         self.bar.__enter__()
@@ -349,7 +356,8 @@ def _extract(archive: Path, into: Path) -> None:
                 for member in members:
                     target = (into / member.filename).resolve()
                     if not target.is_relative_to(into.resolve()):
-                        raise DataError(f"{archive}: member {member.filename!r} would be written outside the folder")
+                        raise DataError(f"{archive}: member {clip(member.filename)!r} would be written outside "
+                                        f"the folder")
                 for member in members:   # checked above; zipfile also strips absolute paths and ".."
                     zf.extract(member, into)
             return
@@ -357,7 +365,11 @@ def _extract(archive: Path, into: Path) -> None:
             # filter="data" refuses absolute paths, "..", links out of the tree, devices and odd permissions.
             tar.extractall(into, filter="data")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError) as e:
-        raise DataError(f"{archive}: not a readable tar or zip archive ({_reason(e)})") from None
+        # tarfile's own words ("file could not be opened successfully: - method gz: ReadError('invalid header')
+        # - method bz2: ...") do not say what the file is; a file that begins like an archive keeps them.
+        what = describe_archive(archive)
+        why = what or f"not a readable tar or zip archive ({clip(_reason(e), 200)})"   # it may quote a member name
+        raise DataError(f"{archive}: {why}") from None
 
 
 def _install(src: Source, stage: Callable[[Path], object], *, origin: Path) -> Path:
