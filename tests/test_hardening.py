@@ -302,6 +302,30 @@ def test_study_that_cannot_start_fails_before_its_first_run(tmp_path, capsys, mo
     study = _study(tmp_path, base={"model": {"name": "mlp3"}, "data": {"name": "cifar10"}})
     rc = main(["run", str(study), "--out", str(tmp_path / "studies"), "--quiet"])
     one_line_error(capsys, rc, "cifar10", "nnstudy data")
-    runs = tmp_path / "studies" / "toy" / "runs"
-    assert not runs.exists() or not any(runs.iterdir())
-    assert not (tmp_path / "studies" / "toy" / "report.html").exists()
+    assert not (tmp_path / "studies" / "toy").exists()         # nothing written: the same command runs once fixed
+
+
+def test_retry_failed_continues_from_the_last_checkpoint(tmp_path, monkeypatch):
+    from nnstudy.study import load_study_spec, run_study
+    study = _study(tmp_path, seeds=[0], base={"model": {"name": "tutorial_cnn"}, "data": {"name": "toy-images"},
+                                              "optim": {"lr": 0.05},
+                                              "train": {"epochs": 2, "batch_size": 16, "threads": 1}})
+    spec, out = load_study_spec(study), tmp_path / "studies"
+    real = loop._Trainer._end_epoch
+
+    def broken_second_epoch(self):
+        if self.epoch == 1:
+            raise RuntimeError("a bug in epoch 2")
+        real(self)
+
+    with monkeypatch.context() as m:
+        m.setattr(loop._Trainer, "_end_epoch", broken_second_epoch)
+        first = run_study(spec, out_dir=out, progress=False, report=False)
+    assert [r.status for r in first.results] == ["failed"] and first.failed == 1
+    run = out / "toy" / "runs" / "base__s0"
+    assert loop.load_checkpoint(run / "checkpoint.pt")["epoch"] == 1      # epoch 1 was kept
+    again = run_study(spec, out_dir=out, resume=True, retry_failed=True, progress=False, report=False)
+    summary = json.loads((run / "summary.json").read_text())
+    assert [r.status for r in again.results] == ["finished"] and summary["attempts"] == 2
+    whole = train(load_config(run / "config.yaml", [f"out_dir={tmp_path / 'whole'}"]), progress=False)
+    assert summary["metrics"] == whole.summary["metrics"]

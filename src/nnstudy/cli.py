@@ -268,8 +268,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = run_study(spec, out_dir=args.out, workers=workers, backend=args.backend, resume=args.resume,
                         retry_failed=args.retry_failed, progress=not args.quiet)
     if outcome.stopped:
-        raise DiskFullError(f"{outcome.stopped}; the study stopped and every run is kept: free some space and "
-                            f"continue with `nnstudy run {args.study} --resume`")
+        raise DiskFullError(f"{outcome.stopped}; the study stopped and every run is kept: free some space, then "
+                            f"run the same command with --resume")
     _print_study(outcome.study_dir)
     interrupted = sum(r.status == "interrupted" for r in outcome.results)
     if interrupted:

@@ -33,6 +33,7 @@ class JobResult:
     error: str = ""
     seconds: float = 0.0        # wall time of the whole job, start-up included
     metrics: dict[str, float] = field(default_factory=dict)
+    stop_study: bool = False    # every later run would meet the same cause (a full disk): the study stops
 
 
 class Executor(ABC):

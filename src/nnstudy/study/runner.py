@@ -11,6 +11,7 @@ checkpoints, so the final tables equal those of an uninterrupted study.
 """
 from __future__ import annotations
 
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from ..engine import train, weights_run
 from ..engine.build import build_data
 from ..errors import BusyError, DiskFullError, NnstudyError, RunDirError, clip
 from ..io import disk_full_error, is_disk_full, write_json, write_text
-from ..locks import DirLock
+from ..locks import LOCK_NAME, DirLock
 from ..names import check_name
 from ..runs import RunDir, first_difference
 from .executor import Job, JobResult, make_executor, threads_per_worker
@@ -72,11 +73,12 @@ def run_job(job: Job, progress: bool = False) -> JobResult:
         return JobResult(job.name, "finished", seconds=time.perf_counter() - t0,
                          metrics=result.summary["metrics"])
     except _TRANSIENT as e:
-        return JobResult(job.name, "interrupted", error=str(e), seconds=time.perf_counter() - t0)
+        return JobResult(job.name, "interrupted", error=str(e), seconds=time.perf_counter() - t0,
+                         stop_study=isinstance(e, DiskFullError))
     except Exception as e:   # recorded as a failed run; the study goes on
         if is_disk_full(e):
             return JobResult(job.name, "interrupted", error=str(disk_full_error(e.filename or job.config["out_dir"])),
-                             seconds=time.perf_counter() - t0)
+                             seconds=time.perf_counter() - t0, stop_study=True)
         error = clip(f"{type(e).__name__}: {str(e).strip()}", 300)
         return _record_failure(job, error, traceback.format_exc(limit=8), time.perf_counter() - t0)
 
@@ -94,7 +96,7 @@ def _record_failure(job: Job, error: str, trace: str, seconds: float) -> JobResu
             write_json(run.summary_path, {"status": "failed", "name": job.name, "error": error, "traceback": trace})
     except (DiskFullError, OSError) as e:
         return JobResult(job.name, "interrupted", error=f"{error}; its failure could not be recorded: {clip(e)}",
-                         seconds=seconds)
+                         seconds=seconds, stop_study=True)
     return JobResult(job.name, "failed", error=summary.get("error", error), seconds=seconds)
 
 
@@ -111,16 +113,25 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
     study_dir = study_dir_for(spec, out_dir)
     check_name(study_dir.name, "study name")
     executor = make_executor(backend, workers)
-    with DirLock(study_dir, "study"):   # one process per study directory
-        try:
-            _claim(study_dir, resolved, resume)
-            outcome = _run_jobs(spec, study_dir, executor, workers, retry_failed, progress, console)
+    existed = study_dir.exists()
+    try:
+        with DirLock(study_dir, "study"):   # one process per study directory
+            new = _check_claim(study_dir, resolved, resume)
+            outcome = StudyOutcome(study_dir)
+            jobs = _jobs(spec, study_dir, workers, retry_failed, outcome)
+            _check_data(jobs)   # before anything is written: a study that cannot start leaves nothing behind
+            if new:
+                write_text(study_dir / "study.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+            _run_jobs(spec, jobs, outcome, executor, progress, console)
             if report and not outcome.stopped:
                 finish_study(study_dir)
-        except OSError as e:
-            if is_disk_full(e):
-                raise disk_full_error(e.filename or study_dir) from None
-            raise
+    except OSError as e:
+        if is_disk_full(e):
+            raise disk_full_error(e.filename or study_dir) from None
+        raise
+    finally:
+        if not existed and study_dir.is_dir() and [p.name for p in study_dir.iterdir()] == [LOCK_NAME]:
+            shutil.rmtree(study_dir, ignore_errors=True)   # refused before it began: no empty folder left
     return outcome
 
 
@@ -169,12 +180,10 @@ def _check_data(jobs: list[Job]) -> None:
             raise type(e)(f"run {job.name}: {e}") from None
 
 
-def _run_jobs(spec: StudySpec, study_dir: Path, executor: Any, workers: int, retry_failed: bool, progress: bool,
-              console: Console) -> StudyOutcome:
+def _run_jobs(spec: StudySpec, jobs: list[Job], outcome: StudyOutcome, executor: Any, progress: bool,
+              console: Console) -> None:
     say = console.print if progress else (lambda *a, **k: None)
-    outcome = StudyOutcome(study_dir)
-    jobs = _jobs(spec, study_dir, workers, retry_failed, outcome)
-    _check_data(jobs)
+    study_dir = outcome.study_dir
     mode = "" if spec.mode == "full" else f" — {spec.mode.upper()} MODE (not the write-up's protocol)"
     say(f"[bold]study {escape(spec.name)}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
         f"{executor.workers} worker(s) → {escape(str(study_dir))}")
@@ -192,12 +201,10 @@ def _run_jobs(spec: StudySpec, study_dir: Path, executor: Any, workers: int, ret
             else:
                 bar.say(f"\\[{i}/{len(jobs)}] [red]{result.status}[/] {escape(result.name)}: {escape(result.error)}")
             bar.advance(result.status == "failed")
-            if result.status == "interrupted" and "no space left" in result.error:
-                # every later run would meet the same full disk: stop, keep everything resumable
+            if result.stop_study:   # e.g. a full disk, which every later run would meet too
                 outcome.stopped = result.error
-                results.close()   # the executor cancels what has not started
+                results.close()     # the executor cancels what has not started
                 break
-    return outcome
 
 
 class _StudyProgress:
@@ -229,21 +236,21 @@ class _StudyProgress:
             self.progress.update(self.task, advance=1, failed=self.failed)
 
 
-def _claim(study_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
-    """Create the study directory, or check that an existing one is the same study (for resume)."""
+def _check_claim(study_dir: Path, resolved: dict[str, Any], resume: bool) -> bool:
+    """Whether the study is new here (its study.yaml still to be written); RunDirError when another study is
+    there, or this one without resume."""
     path = study_dir / "study.yaml"
-    if path.is_file():
-        if not resume:
-            raise RunDirError(f"{study_dir}: a study is there already; pass --resume to continue it (finished "
-                              f"runs are kept), or choose another --out")
-        saved = read_yaml(path, RunDirError)
-        diff = first_difference(saved, yaml.safe_load(yaml.safe_dump(resolved)),
-                                ignore=frozenset({"base.train.threads", "base.train.checkpoint_every"}))
-        if diff:
-            raise RunDirError(f"{study_dir}: cannot resume a different study ({diff})")
-        return
-    study_dir.mkdir(parents=True, exist_ok=True)
-    write_text(path, yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    if not path.is_file():
+        return True
+    if not resume:
+        raise RunDirError(f"{study_dir}: a study is there already; pass --resume to continue it (finished "
+                          f"runs are kept), or choose another --out")
+    saved = read_yaml(path, RunDirError)
+    diff = first_difference(saved, yaml.safe_load(yaml.safe_dump(resolved)),
+                            ignore=frozenset({"base.train.threads", "base.train.checkpoint_every"}))
+    if diff:
+        raise RunDirError(f"{study_dir}: cannot resume a different study ({diff})")
+    return False
 
 
 def finish_study(study_dir: Path, progress: bool = False) -> dict[str, Path]:
