@@ -139,6 +139,21 @@ def test_bad_config_files_are_one_line(tmp_path, capsys, content, needle):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("override, needle", [
+    ("optim.lr=.inf", "optim.lr=inf: expected a finite number"),
+    ("optim.momentum=.nan", "expected a finite number"),
+    ("data.val_fraction=.inf", "data.val_fraction=inf"),
+    ("train.seed=-1", "train.seed=-1: expected a value ≥ 0"),
+    ("train.seed=99999999999999999999", "expected a value ≤ 4294967295"),
+    ("train.batch_size=0", "expected a value > 0"),
+    ("model.width=100000", "does not fit in memory"),
+])
+def test_bad_override_values_are_one_line(tmp_path, capsys, override, needle):
+    rc = main(["train", "tutorial_cnn", *TOY, f"out_dir={tmp_path}", "--quiet", override])
+    one_line_error(capsys, rc, needle)
+    assert not any(tmp_path.iterdir())
+
+
 def test_yaml_numbers_need_no_dot():
     # PyYAML (YAML 1.1) reads 1e-3 as a string; strict numbers would then refuse the commonest way to write an lr
     assert load_config({"model": {"name": "mlp3"}, "optim": {"lr": 1}}).optim.lr == 1.0

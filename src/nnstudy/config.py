@@ -10,6 +10,7 @@ closest valid key.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
@@ -39,7 +40,7 @@ __all__ = ["RunConfig", "ModelConfig", "DataConfig", "TaskConfig", "OptimConfig"
 # Strict where a wrong type would silently change the run: `batch_size: true` must not train at batch 1, nor
 # `nesterov: 1` pass as true. (Floats still accept integers: `lr: 1` is 1.0.)
 PositiveInt = Annotated[StrictInt, Field(gt=0)]
-Float = Annotated[float, Field(strict=True)]
+Float = Annotated[float, Field(strict=True, allow_inf_nan=False)]   # `lr: .inf` is no learning rate
 Bool = StrictBool
 
 
@@ -70,7 +71,7 @@ class TaskConfig(BaseModel):
 
 class OptimConfig(_Part):
     name: Literal["sgd", "adam", "adamw"] = "sgd"
-    lr: Annotated[PositiveFloat, Field(strict=True)] = 0.01
+    lr: Annotated[PositiveFloat, Field(strict=True, allow_inf_nan=False)] = 0.01
     momentum: Float = Field(0.9, ge=0.0, lt=1.0)       # SGD only
     nesterov: Bool = False                              # SGD only
     weight_decay: Float = Field(0.0, ge=0.0)
@@ -83,7 +84,7 @@ class OptimConfig(_Part):
     min_lr_ratio: Float = Field(0.0, ge=0.0, le=1.0)    # "cosine"/"onecycle"/"linear": final lr as a fraction of lr
     # BatchNorm/LayerNorm parameters train at lr × this, with weight_decay / this (the same decay per step):
     # airbench's 64× for its BN shifts
-    norm_lr_scale: Annotated[PositiveFloat, Field(strict=True)] = 1.0
+    norm_lr_scale: Annotated[PositiveFloat, Field(strict=True, allow_inf_nan=False)] = 1.0
     lookahead: Bool = False                             # airbench's lookahead averaging every 5 steps
 
 
@@ -91,7 +92,7 @@ class TrainConfig(_Part):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 128
     eval_batch_size: PositiveInt = 1000
-    seed: StrictInt = 0
+    seed: Annotated[StrictInt, Field(ge=0, le=2**32 - 1)] = 0   # NumPy's range; the data generators derive from it
     device: str = "auto"                                # auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps
     threads: PositiveInt | None = None                  # torch intra-op threads; None keeps torch's default
     precision: Literal["fp32", "bf16"] = "fp32"          # bf16 = autocast on CPU and CUDA
@@ -279,7 +280,7 @@ def _expected(err: dict) -> str:
              "int_type": "an integer", "int_from_float": "an integer", "bool_parsing": "true or false",
              "bool_type": "true or false", "string_type": "a string", "dict_type": "a mapping",
              "tuple_type": "a list", "missing": "a value", "too_short": "more items",
-             "too_long": "fewer items"}
+             "too_long": "fewer items", "finite_number": "a finite number"}
     return names.get(kind, err["msg"].lower())
 
 
@@ -347,6 +348,8 @@ def _same_kinds(given: Any, coerced: Any) -> None:
         raise TypeError("true or false" if isinstance(coerced, bool) else "a number, not true/false")
     elif isinstance(given, str) and isinstance(coerced, (int, float)) and not isinstance(coerced, bool):
         raise TypeError("a number, not a quoted string")
+    elif isinstance(coerced, float) and not math.isfinite(coerced):
+        raise TypeError("a finite number")
 
 
 def _builder_params(fn: Callable) -> dict[str, inspect.Parameter]:

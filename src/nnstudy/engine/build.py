@@ -9,7 +9,7 @@ from torch import nn
 from ..config import RunConfig, builder_defaults, resolve_builder_args
 from ..data import DATASETS
 from ..data.base import Dataset
-from ..errors import ConfigError, NnstudyError
+from ..errors import ConfigError, NnstudyError, clip
 from ..models import MODELS
 from ..tasks import TASKS, Task
 
@@ -49,7 +49,12 @@ def _call(section: str, name: str, fn: Any, kwargs: dict[str, Any]) -> Any:
     except NnstudyError:
         raise
     except (ValueError, TypeError) as e:   # builders reject bad combinations with ValueError
-        raise ConfigError(f"{section} {name!r}: {e}") from None
+        raise ConfigError(f"{section} {name!r}: {clip(str(e), 200)}") from None
+    except (MemoryError, RuntimeError) as e:   # e.g. model.width=1000000: terabytes of weights
+        if not isinstance(e, MemoryError) and "alloc" not in str(e):
+            raise
+        raise ConfigError(f"{section} {name!r}: does not fit in memory with these arguments "
+                          f"({clip(str(e), 120)})") from None
 
 
 def build_data(cfg: RunConfig) -> Dataset:
