@@ -340,7 +340,7 @@ def test_read_study_bad_files_are_one_line(tmp_path):
         with pytest.raises(RunDirError) as info:
             read_study(tmp_path / name)
         _assert_one_line(str(info.value), "study.yaml")
-    with pytest.raises(RunDirError, match="not UTF-8"):
+    with pytest.raises(RunDirError, match="not a UTF-8 text file"):
         read_study(tmp_path / "latin-1")
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
+from ..config import read_yaml
 from ..errors import RunDirError, clip
 from ..io import atomic_path
 from ..runs import RunDir
@@ -55,17 +55,7 @@ def read_study(study_dir: str | Path) -> dict[str, Any]:
     path = Path(study_dir) / "study.yaml"
     if not path.is_file():
         raise RunDirError(f"{path}: not found ({Path(study_dir)} is not a study directory)")
-    try:
-        study = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise RunDirError(f"{path}: not UTF-8 text (byte {e.start}: {clip(e.object[e.start:e.start + 4])})") \
-            from None
-    except yaml.YAMLError as e:
-        raise RunDirError(f"{path}: not valid YAML ({clip(str(e), 300)})") from None
-    except RecursionError:
-        raise RunDirError(f"{path}: nested too deeply to be a study") from None
-    except OSError as e:
-        raise RunDirError(f"{path}: cannot be read ({clip(e.strerror or str(e))})") from None
+    study = read_yaml(path, RunDirError)   # one line for non-UTF-8, invalid YAML, alias bombs
 
     def bad(why: str) -> RunDirError:
         return RunDirError(f"{path}: {why}")
