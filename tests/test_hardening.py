@@ -94,7 +94,9 @@ def _study(tmp_path: Path, **fields) -> Path:
     ({"variants": [{"name": "x\u202eb"}]}, "variant name"),
     ({"variants": [{"name": "v" * 300}]}, "300 bytes long"),
     ({"ablate": {"model.act": ["tanh\n[1/4] done"]}}, "U+000A"),
-], ids=["study-parent", "study-newline", "variant-bidi", "variant-long", "ablated-value"])
+    ({"seeds": [True]}, "seeds.0"),
+    ({"seeds": [-1]}, "seeds.0"),
+], ids=["study-parent", "study-newline", "variant-bidi", "variant-long", "ablated-value", "seed-bool", "seed-neg"])
 def test_hostile_study_and_variant_names_are_refused(tmp_path, capsys, fields, needle):
     out = tmp_path / "studies"
     rc = main(["run", str(_study(tmp_path, **fields)), "--out", str(out), "--quiet"])
@@ -126,6 +128,11 @@ BAD_CONFIGS = {
     "quoted-lr": (b"model: {name: mlp3}\noptim: {lr: '0.1'}\n", "optim.lr='0.1'"),
     "bool-builder-arg": (b"model: {name: tutorial_cnn, width: true}\n", "model.width=True"),
     "bool-in-list": (b"model: {name: mlp3}\noptim: {betas: [true, 0.9]}\n", "optim.betas.0=True"),
+    "key-twice": (b"model: {name: mlp3}\ntrain: {epochs: 1}\ntrain: {epochs: 2}\n",
+                  "line 3: not valid YAML (key 'train' given twice)"),
+    "python-tag": (b"model: !!python/object/apply:os.system [echo pwned]\n", "could not determine a constructor"),
+    "deep": (b"model: " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested too deeply"),
+    "list-part": (b"model: [1, 2]\n", "model=[1, 2]: expected a mapping"),
 }
 
 

@@ -214,7 +214,19 @@ def _deep_copy(d: Any) -> Any:
 
 class _SafeLoader(yaml.SafeLoader):
     """yaml.safe_load's loader (plain data only, no tags that build objects), reading 1e-3 as a number: YAML 1.1
-    wants a dot (1.0e-3) and PyYAML follows it, so `lr: 1e-3` would be the string '1e-3'."""
+    wants a dot (1.0e-3) and PyYAML follows it, so `lr: 1e-3` would be the string '1e-3'. A key given twice in
+    one mapping is an error (PyYAML keeps the last silently, so `train:` written twice loses the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {clip(key, quote=True)} given twice", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _SafeLoader.add_implicit_resolver(
@@ -280,7 +292,8 @@ def _expected(err: dict) -> str:
              "int_type": "an integer", "int_from_float": "an integer", "bool_parsing": "true or false",
              "bool_type": "true or false", "string_type": "a string", "dict_type": "a mapping",
              "tuple_type": "a list", "missing": "a value", "too_short": "more items",
-             "too_long": "fewer items", "finite_number": "a finite number"}
+             "too_long": "fewer items", "finite_number": "a finite number",
+             "model_type": "a mapping", "list_type": "a list"}
     return names.get(kind, err["msg"].lower())
 
 

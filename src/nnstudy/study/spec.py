@@ -20,10 +20,10 @@ import itertools
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from ..config import apply_overrides, load_config, read_yaml
 from ..errors import ConfigError, NnstudyError, clip
@@ -60,7 +60,8 @@ class StudySpec(_Strict):
     name: str
     description: str = ""
     base: dict[str, Any]
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seeds: list[Annotated[StrictInt, Field(ge=0, le=2**32 - 1)]] = Field(default_factory=lambda: [0, 1, 2],
+                                                                          min_length=1)
     # Config keys set to each run's seed besides train.seed, e.g. [data.split_seed]: every seed then also draws
     # its own train/validation/test split (repeated hold-out), so the spread over seeds includes the split's.
     seed_keys: list[str] = Field(default_factory=list)
