@@ -351,3 +351,12 @@ def test_retry_failed_continues_from_the_last_checkpoint(tmp_path, monkeypatch):
     assert [r.status for r in again.results] == ["finished"] and summary["attempts"] == 2
     whole = train(load_config(run / "config.yaml", [f"out_dir={tmp_path / 'whole'}"]), progress=False)
     assert summary["metrics"] == whole.summary["metrics"]
+
+
+def test_out_dir_that_cannot_hold_a_run_is_one_line(tmp_path, capsys):
+    afile = tmp_path / "a-file"
+    afile.write_text("not a folder")
+    rc = main(["train", "tutorial_cnn", *TOY, f"out_dir={afile}", "name=r", "--quiet"])
+    one_line_error(capsys, rc, "cannot create the run directory there (Not a directory")
+    rc = main(["run", str(_study(tmp_path)), "--out", str(afile), "--quiet"])
+    one_line_error(capsys, rc, "cannot create the study directory there")

@@ -463,11 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     except NnstudyError as e:
         err().print(one_line(f"nnstudy {args.command}: error: {e}"), markup=False)
         return e.exit_code
-    except OSError as e:   # a full disk anywhere (the run's own files say so themselves, with their folder)
+    except OSError as e:   # the file system said no: a full disk, a folder that is a file, no permission
         from .io import disk_full_error, is_disk_full
-        if not is_disk_full(e):
+        if is_disk_full(e):
+            error: NnstudyError = disk_full_error(e.filename or Path.cwd())
+        elif e.filename is not None:
+            error = NnstudyError(f"{e.filename}: {e.strerror or e}")
+        else:
             raise
-        error = disk_full_error(e.filename or Path.cwd())
         err().print(one_line(f"nnstudy {args.command}: error: {error}"), markup=False)
         return error.exit_code
     except KeyboardInterrupt:

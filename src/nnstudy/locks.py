@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import BusyError
+from .errors import BusyError, RunDirError
+from .io import disk_full_error, is_disk_full
 
 __all__ = ["DirLock", "LOCK_NAME"]
 
@@ -34,12 +35,18 @@ class DirLock:
         self._key: str | None = None
 
     def acquire(self) -> "DirLock":
-        self.path.mkdir(parents=True, exist_ok=True)
-        key = str(self.path.resolve())
-        if key in DirLock._held:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            key = str(self.path.resolve())
+            fd = None if key in DirLock._held else os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:   # out_dir under a file, on a read-only or full file system...
+            if is_disk_full(e):
+                raise disk_full_error(self.path) from None
+            raise RunDirError(f"{self.path}: cannot create the {self.what} directory there "
+                              f"({e.strerror or e}: {e.filename})") from None
+        if fd is None:
             DirLock._held[key][1] += 1
         else:
-            fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
             if not _try_lock(fd):
                 owner = _read_owner(fd)
                 os.close(fd)
