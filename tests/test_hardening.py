@@ -3,6 +3,7 @@ from the middle of an epoch whatever the path is called; edited configs and miss
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -360,3 +361,16 @@ def test_out_dir_that_cannot_hold_a_run_is_one_line(tmp_path, capsys):
     one_line_error(capsys, rc, "cannot create the run directory there (Not a directory")
     rc = main(["run", str(_study(tmp_path)), "--out", str(afile), "--quiet"])
     one_line_error(capsys, rc, "cannot create the study directory there")
+
+
+def test_report_names_the_run_files_it_could_not_read(tmp_path):
+    from nnstudy.report import build_report
+    from nnstudy.study import load_study_spec, run_study
+    outcome = run_study(load_study_spec(_study(tmp_path)), out_dir=tmp_path / "studies", progress=False,
+                        report=False)
+    runs = outcome.study_dir / "runs"
+    (runs / "base__s0" / "predictions.safetensors").write_bytes(os.urandom(100))
+    (runs / "base__s1" / "metrics.csv").write_bytes(b"\xff\xfe garbage")
+    md = build_report(outcome.study_dir)["report.md"].read_text(encoding="utf-8")
+    assert "metrics.csv: unreadable, left out of the curves" in md
+    assert "predictions.safetensors: unreadable, left out of the figures" in md

@@ -159,6 +159,7 @@ class _Run:
     steps: pd.DataFrame | None = None       # steps.csv (validation every N steps)
     summary: dict[str, Any] | None = None
     predictions: dict[str, np.ndarray] | None = None   # predictions.safetensors, read on first use
+    notes: list[str] = field(default_factory=list)      # files found unreadable (the report's notes)
 
 
 class _Context:
@@ -185,14 +186,14 @@ class _Context:
         for row in self.runs.itertuples(index=False):
             rel = Path(str(row.run_dir))
             run = _Run(str(row.variant), int(row.seed), str(row.status),
-                       rel if rel.is_absolute() else self.study_dir / rel)
+                       rel if rel.is_absolute() else self.study_dir / rel, notes=self.notes)
             if run.status == "finished":
                 try:
                     run.summary = read_summary(RunDir(run.path))
                 except Exception:          # collect_runs already lists a corrupt summary as such
                     run.summary = None
-            run.history = _read_history(run.path / "metrics.csv")
-            run.steps = _read_history(run.path / "steps.csv")   # train.eval_every_steps, when set
+            run.history = _read_history(run.path / "metrics.csv", self.notes)
+            run.steps = _read_history(run.path / "steps.csv", self.notes)   # train.eval_every_steps, when set
             self.by_variant.setdefault(run.variant, []).append(run)
 
     def finished(self, variant: str) -> list[_Run]:
@@ -223,19 +224,24 @@ class _Context:
             return None, f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
 
 
-def _read_history(path: Path) -> pd.DataFrame | None:
+def _read_history(path: Path, notes: list[str]) -> pd.DataFrame | None:
+    """metrics.csv / steps.csv of a run; None (and a note saying why, shown in the report) when unreadable."""
     if not path.is_file():
         return None
     try:
         df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
+        notes.append(f"{path}: unreadable, left out of the curves ({clip(str(e), 120)})")
         return None
-    return df if "epoch" in df.columns and len(df) else None
+    if "epoch" not in df.columns or not len(df) or not pd.api.types.is_numeric_dtype(df["epoch"]):
+        notes.append(f"{path}: not a table of epochs, left out of the curves")
+        return None
+    return df
 
 
 def _prediction_tensors(run: _Run) -> dict[str, np.ndarray]:
-    """predictions.safetensors of a run as arrays by name ({} when missing or unreadable), read once per run:
-    the confusion matrix, ROC curves and forecast plots all draw from it."""
+    """predictions.safetensors of a run as arrays by name ({} when missing or unreadable, with a note), read once
+    per run: the confusion matrix, ROC curves and forecast plots all draw from it."""
     if run.predictions is None:
         run.predictions = {}
         path = RunDir(run.path).predictions_path
@@ -243,8 +249,8 @@ def _prediction_tensors(run: _Run) -> dict[str, np.ndarray]:
             try:
                 from safetensors.numpy import load_file
                 run.predictions = load_file(str(path))
-            except Exception:
-                pass
+            except Exception as e:
+                run.notes.append(f"{path}: unreadable, left out of the figures ({clip(str(e), 120)})")
     return run.predictions
 
 
