@@ -94,6 +94,32 @@ def test_a_second_process_on_a_running_study_is_refused(tmp_path, capsys):
                         "act=tanh__s1": "finished"}
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to find the worker processes")
+def test_a_killed_worker_leaves_its_run_resumable(tmp_path):
+    study, out = sample_study(tmp_path, epochs=3), tmp_path / "studies"
+    proc = subprocess.Popen(nnstudy("run", str(study), "--out", str(out), "--quiet", "--workers", "2"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    runs = out / "f" / "runs"
+    wait_for(lambda: runs.is_dir() and len(list(runs.glob("*/metrics.csv"))) >= 1, proc)   # training is under way
+    workers = [c for c in _children(proc.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+    assert workers, _children(proc.pid)
+    os.kill(workers[0], signal.SIGKILL)
+    assert proc.wait(timeout=300) == 75
+    err = proc.stderr.read()
+    assert "interrupted" in err and "Traceback" not in err, err
+    statuses = [json.loads(p.read_text())["status"] for p in runs.glob("*/summary.json")]
+    assert "failed" not in statuses and len(statuses) < 4          # none marked failed; some left to do
+    done = subprocess.run(nnstudy("run", str(study), "--out", str(out), "--quiet", "--resume"), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(p.read_text())["status"] for p in runs.glob("*/summary.json")] == ["finished"] * 4
+
+
 # -------------------------------------------------------------------------------------------------- full disk
 
 def _fill_disk_after(monkeypatch, n: int) -> None:
