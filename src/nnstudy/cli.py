@@ -144,9 +144,43 @@ def _config_from(target: str, overrides: list[str]):
     return load_config(target, overrides)
 
 
+def _study_cell(args: argparse.Namespace):
+    """`nnstudy train STUDY --variant NAME [--seed S]`: the run config of one cell of a study, named
+    STUDY-VARIANT__sSEED under out_dir (runs/) unless --name says otherwise."""
+    from .config import load_config
+    from .names import check_name
+    from .study import load_study_spec
+    from .study.spec import run_name
+    spec = load_study_spec(args.target, args.overrides, mode="quick" if args.quick else args.mode)
+    variant, seed, config = spec.cell(args.variant, args.seed)
+    stem = spec.name if spec.mode == "full" else f"{spec.name}-{spec.mode}"
+    config.setdefault("name", check_name(f"{stem}-{run_name(variant.name, seed)}"[:255]))
+    return load_config(config)
+
+
+def _is_study(target: str) -> bool:
+    from .study import builtin_studies
+    if target in builtin_studies():
+        return True
+    path = Path(target)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        from .config import read_yaml
+        data = read_yaml(path)
+        return isinstance(data, dict) and "base" in data
+    return False
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .engine import train
-    cfg = _config_from(args.target, args.overrides)
+    if args.variant is not None:
+        cfg = _study_cell(args)
+    elif args.seed is not None or args.quick or args.mode:
+        raise NnstudyError("--seed, --quick and --mode pick a cell of a study: give --variant NAME too")
+    elif _is_study(args.target):
+        raise NnstudyError(f"{args.target} is a study; run one of its cells with --variant NAME "
+                           f"[--seed S], or all of it with `nnstudy run {args.target}`")
+    else:
+        cfg = _config_from(args.target, args.overrides)
     if args.name is not None:
         cfg.name = args.name
     try:
@@ -265,8 +299,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         weights[variant] = path
     spec = load_study_spec(args.study, args.overrides, seeds=args.seeds, mode=mode, weights=weights)
     workers = args.workers if args.workers is not None else spec.workers
+    variants = None
+    if args.variants is not None:
+        from .study.spec import split_variant_names
+        variants = split_variant_names(args.variants, [v.name for v in spec.expand()])
     outcome = run_study(spec, out_dir=args.out, workers=workers, backend=args.backend, resume=args.resume,
-                        retry_failed=args.retry_failed, progress=not args.quiet)
+                        retry_failed=args.retry_failed, progress=not args.quiet, variants=variants)
     if outcome.stopped:
         raise DiskFullError(f"{outcome.stopped}; the study stopped and every run is kept: free some space, then "
                             f"run the same command with --resume")
@@ -389,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("study", metavar="STUDY|FILE")
     r.add_argument("overrides", nargs="*", metavar="key=value")
     r.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the study's list")
+    r.add_argument("--variants", metavar="A,B",
+                   help="run only these variants (comma-separated; the others can be added later with --resume)")
     r.add_argument("--workers", type=int, default=None,
                    help="parallel runs on this machine, CPU threads split (default: the study's `workers`, else 1)")
     r.add_argument("--backend", default="local", help="where runs execute (local)")
@@ -408,13 +448,19 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(fn=cmd_report)
 
     t = sub.add_parser("train", help="train one run",
-                       description="Train one run. TARGET is a model name, a YAML config or a run directory "
-                                   "(with --resume). Overrides are dotted key=value pairs, e.g. optim.lr=0.01 "
-                                   "model.act=tanh train.epochs=2.")
-    t.add_argument("target", metavar="MODEL|CONFIG|RUN_DIR")
+                       description="Train one run. TARGET is a model name, a YAML config, a run directory "
+                                   "(with --resume), or a study with --variant NAME (one cell of the study, as "
+                                   "`nnstudy run` trains it). Overrides are dotted key=value pairs, e.g. "
+                                   "optim.lr=0.01 model.act=tanh train.epochs=2.")
+    t.add_argument("target", metavar="MODEL|CONFIG|RUN_DIR|STUDY")
     t.add_argument("overrides", nargs="*", metavar="key=value")
     t.add_argument("--resume", action="store_true", help="continue an unfinished run from its checkpoint")
     t.add_argument("--name", help="run directory name under out_dir (default: model-data-seed-time)")
+    t.add_argument("--variant", metavar="NAME",
+                   help="TARGET is a study (built-in or YAML): train this one variant with its resolved config")
+    t.add_argument("--seed", type=int, help="with --variant: which of the study's seeds (default: its first)")
+    t.add_argument("--quick", action="store_true", help="with --variant: the study's quick mode")
+    t.add_argument("--mode", default=None, help="with --variant: a named mode of the study")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
 

@@ -32,7 +32,7 @@ from ..locks import LOCK_NAME, DirLock
 from ..names import check_name
 from ..runs import RunDir, first_difference
 from .executor import Job, JobResult, make_executor, threads_per_worker
-from .spec import StudySpec, run_name
+from .spec import StudySpec, Variant, run_name
 
 __all__ = ["run_study", "study_dir_for", "run_job", "StudyOutcome"]
 
@@ -106,19 +106,22 @@ def _serial_job(job: Job) -> JobResult:
 
 def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int = 1, backend: str = "local",
               resume: bool = False, retry_failed: bool = False, progress: bool = True,
-              report: bool = True, console: Console | None = None) -> StudyOutcome:
-    """Execute every run of `spec` not finished yet; write the result tables and the report."""
+              report: bool = True, console: Console | None = None,
+              variants: list[str] | None = None) -> StudyOutcome:
+    """Execute every run of `spec` not finished yet (of the `variants` named, if given: part of a study, whose
+    other runs a later call adds); write the result tables and the report."""
     console = console or Console(stderr=True, highlight=False)
     resolved = spec.resolved()
     study_dir = study_dir_for(spec, out_dir)
     check_name(study_dir.name, "study name")
     executor = make_executor(backend, workers)
+    chosen = spec.select(variants) if variants is not None else spec.expand()
     existed = study_dir.exists()
     try:
         with DirLock(study_dir, "study"):   # one process per study directory
             new = _check_claim(study_dir, resolved, resume)
             outcome = StudyOutcome(study_dir)
-            jobs = _jobs(spec, study_dir, workers, retry_failed, outcome)
+            jobs = _jobs(spec, chosen, study_dir, workers, retry_failed, outcome)
             _check_data(jobs)   # before anything is written: a study that cannot start leaves nothing behind
             if new:
                 write_text(study_dir / "study.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
@@ -135,11 +138,12 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
     return outcome
 
 
-def _jobs(spec: StudySpec, study_dir: Path, workers: int, retry_failed: bool, outcome: StudyOutcome) -> list[Job]:
-    """The runs still to do (kept runs are counted in `outcome`)."""
+def _jobs(spec: StudySpec, variants: list[Variant], study_dir: Path, workers: int, retry_failed: bool,
+          outcome: StudyOutcome) -> list[Job]:
+    """The runs of `variants` still to do (kept runs are counted in `outcome`)."""
     threads = threads_per_worker(workers) if workers > 1 else None
     jobs = []
-    for variant in spec.expand():
+    for variant in variants:
         weights = spec.weights.get(variant.name)
         # Published weights are evaluated, not trained: no randomness, so one "seed" is enough.
         for seed in spec.seeds[:1] if weights else spec.seeds:

@@ -30,7 +30,8 @@ from ..errors import ConfigError, NnstudyError, clip
 from ..names import check_label, check_name
 from ..registry import closest
 
-__all__ = ["StudySpec", "Variant", "ReportSpec", "load_study_spec", "builtin_studies", "run_name"]
+__all__ = ["StudySpec", "Variant", "ReportSpec", "load_study_spec", "builtin_studies", "run_name",
+           "split_variant_names"]
 
 
 class _Strict(BaseModel):
@@ -134,6 +135,27 @@ class StudySpec(_Strict):
             out["seed_keys"] = self.seed_keys
         return out
 
+    def select(self, names: list[str]) -> list[Variant]:
+        """The variants called `names`, in the study's order; ConfigError (with "did you mean") for any other."""
+        variants = self.expand()
+        known = [v.name for v in variants]
+        for name in names:
+            if name not in known:
+                hint = closest(name, known)
+                raise ConfigError(f"study {self.name!r} has no variant {clip(name, quote=True)}"
+                                  + (f"; did you mean {hint!r}?" if hint else "")
+                                  + f" (variants: {clip(', '.join(known), 300)})")
+        return [v for v in variants if v.name in names]
+
+    def cell(self, variant: str, seed: int | None = None) -> tuple[Variant, int, dict[str, Any]]:
+        """One (variant, seed) of the study: the variant, the seed (default: the study's first) and its run
+        config dict, exactly as `nnstudy run` would train it."""
+        chosen = self.select([variant])[0]
+        seed = self.seeds[0] if seed is None else seed
+        if seed not in self.seeds:
+            raise ConfigError(f"study {self.name!r} has no seed {seed} (seeds: {', '.join(map(str, self.seeds))})")
+        return chosen, seed, self.run_config(chosen, seed)
+
     def run_config(self, variant: Variant, seed: int) -> dict[str, Any]:
         """The run config dict of one (variant, seed), validated."""
         return apply_overrides(_copy(self.base), [f"{k}={_yaml_scalar(v)}" for k, v in variant.overrides.items()]
@@ -222,3 +244,14 @@ def _check_configs(spec: StudySpec) -> None:
         except NnstudyError as e:
             raise ConfigError(f"study {spec.name!r}, variant {variant.name!r}: {e}") from None
 
+
+
+def split_variant_names(text: str, known: list[str]) -> list[str]:
+    """`--variants a,b`: names joined by commas, where a name may hold commas itself (a grid's 'lr=0.1,width=2'):
+    the longest known name is taken at each step; an unknown piece is kept whole for the caller's error."""
+    pieces, out, i = text.split(","), [], 0
+    while i < len(pieces):
+        j = next((j for j in range(len(pieces), i, -1) if ",".join(pieces[i:j]) in known), i + 1)
+        out.append(",".join(pieces[i:j]))
+        i = j
+    return [name for name in out if name]
