@@ -55,11 +55,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     table.add_column("params", justify="right")
     table.add_column("description")
     for entry in entries:
-        with torch.device("meta"):   # shapes only: counting parameters allocates no memory
-            params = count_params(entry.builder())
+        try:
+            with torch.device("meta"):   # shapes only: counting parameters allocates no memory
+                model = entry.builder()
+            params = f"{count_params(model):,}" if isinstance(model, torch.nn.Module) else "not a Module"
+        except Exception as e:   # a user's builder (entry point) that needs arguments, say: listed, not fatal
+            params = f"({type(e).__name__})"
         defaults = {n: p.default for n, p in entry.signature.parameters.items()}
         shape = "×".join(str(d) for d in defaults.get("input_shape") or ()) or "-"
-        table.add_row(entry.name, shape, str(defaults.get("num_classes", "-")), f"{params:,}", entry.description)
+        table.add_row(entry.name, shape, str(defaults.get("num_classes", "-")), params, entry.description)
     out().print(table)
     return 0
 
@@ -390,6 +394,23 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------------ parser
 
+def _add_import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first, so its @register_model / @register_dataset / @register_task "
+                             "run (repeatable; its code runs: name only modules you trust)")
+
+
+def _with_imports(args: argparse.Namespace) -> None:
+    """--import MODULE: imported now, and carried in the config (imports=[...]) so that run directories record
+    them and worker processes import them too."""
+    if not getattr(args, "imports", None):
+        return
+    from .plugins import import_modules
+    import_modules(args.imports)
+    import yaml
+    args.overrides.append("imports=" + yaml.safe_dump(args.imports, default_flow_style=True).strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnstudy", description="Run, measure and report neural-network experiments.")
     p.add_argument("--version", action="version", version=f"nnstudy {__version__}")
@@ -416,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FLOPs column: flops = 2×MACs (default), or detailed = 2×MACs + element-wise work; "
                         "macs shows MACs only")
     s.add_argument("--json", action="store_true", help="machine-readable rows and totals (docs/measurement.md)")
+    _add_import(s)
     s.set_defaults(fn=cmd_summary)
 
     st = sub.add_parser("studies", help="list the built-in studies")
@@ -441,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--retry-failed", action="store_true", help="with --resume: run failed runs again")
     r.add_argument("--out", default="studies", help="parent folder of the study directory (default studies/)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_import(r)
     r.set_defaults(fn=cmd_run)
 
     rp = sub.add_parser("report", help="(re)build report.md / report.html of a study directory")
@@ -462,6 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quick", action="store_true", help="with --variant: the study's quick mode")
     t.add_argument("--mode", default=None, help="with --variant: a named mode of the study")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_import(t)
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a run directory, or a published checkpoint",
@@ -477,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", help="zoo model name for --weights")
     e.add_argument("--weights", help="weights file to evaluate")
     e.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_import(e)
     e.set_defaults(fn=cmd_eval)
 
     d = sub.add_parser("data", help="datasets: list, fetch, add, verify, path")
@@ -505,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     fn: Callable[[argparse.Namespace], int] = args.fn
     try:
+        _with_imports(args)
         return fn(args)
     except NnstudyError as e:
         err().print(one_line(f"nnstudy {args.command}: error: {e}"), markup=False)

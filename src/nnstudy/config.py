@@ -110,6 +110,8 @@ class TrainConfig(_Part):
 class RunConfig(_Part):
     name: str | None = None                             # run directory name under out_dir; None = generated
     out_dir: str = "runs"
+    # modules imported before the builders are looked up (their @register_model etc. run): the user's own code
+    imports: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -132,6 +134,9 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
     apply_overrides(raw, overrides)
     is_file = isinstance(source, Path) or (isinstance(source, str) and Path(source).is_file())
     cfg = _validate(raw, origin=str(source) if is_file else "config")
+    if cfg.imports:
+        from .plugins import import_modules  # runs the user's code: see docs/your-own-model.md
+        import_modules(cfg.imports)
     if check_builders:
         from .data import DATASETS
         from .models import MODELS

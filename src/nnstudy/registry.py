@@ -1,4 +1,9 @@
-"""One small generic registry: register builders by name, look them up with a "did you mean" error."""
+"""One small generic registry: register builders by name, look them up with a "did you mean" error.
+
+Besides the names registered here (nnstudy's zoo, and whatever a user's module registers with the decorator), a
+registry finds the user's own builders by import path (``mypkg.models:TinyNet``) and by the entry points that
+installed packages declare in the group ``nnstudy.<kind>s`` (:mod:`nnstudy.plugins`); a registered name wins.
+"""
 from __future__ import annotations
 
 import difflib
@@ -7,7 +12,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from .errors import RegistryError
+from .errors import RegistryError, clip
 
 __all__ = ["Registry", "Entry", "closest"]
 
@@ -28,10 +33,23 @@ class Entry(Generic[T]):
     builder: T
     description: str
     tags: tuple[str, ...] = field(default=())
+    how: str = "registered"     # registered, import path, or entry point GROUP
 
     @property
     def signature(self) -> inspect.Signature:
         return inspect.signature(self.builder)
+
+    def source(self) -> dict[str, Any]:
+        """Where the builder comes from (for the run directory): nnstudy's zoo, or its module, package, version."""
+        if self.how == "registered" and getattr(self.builder, "__module__", "").startswith("nnstudy."):
+            return {"how": "nnstudy"}
+        from .plugins import source_of
+        return source_of(self.builder, self.how)
+
+
+def _first_line(fn: Any) -> str:
+    doc = (inspect.getdoc(fn) or "").strip().splitlines()
+    return doc[0] if doc else ""
 
 
 class Registry(Generic[T]):
@@ -44,7 +62,9 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self.group = f"nnstudy.{kind}s"              # the entry-point group installed packages declare
         self._entries: dict[str, Entry[T]] = {}
+        self._external: dict[str, Entry[T]] = {}    # import paths and entry points, once resolved
 
     def register(self, name: str | None = None, *, description: str | None = None,
                  tags: tuple[str, ...] = ()) -> Callable[[T], T]:
@@ -55,24 +75,37 @@ class Registry(Generic[T]):
             if key in self._entries:
                 raise RegistryError(f"{self.kind} {key!r} is registered twice "
                                     f"({self._entries[key].builder.__module__} and {fn.__module__})")
-            doc = description or (inspect.getdoc(fn) or "").strip().splitlines()
-            text = doc if isinstance(doc, str) else (doc[0] if doc else "")
-            self._entries[key] = Entry(key, fn, text, tuple(tags))
+            self._entries[key] = Entry(key, fn, description or _first_line(fn), tuple(tags))
             return fn
 
         return deco
 
     def get(self, name: str) -> Entry[T]:
-        try:
-            return self._entries[name]
-        except KeyError:
-            hint = closest(name, list(self._entries))
-            tip = f"; did you mean {hint!r}?" if hint else f"; see `nnstudy {self.kind}s`"
-            raise RegistryError(f"unknown {self.kind} {name!r}{tip}") from None
+        """The entry called `name`: registered, an import path, or an installed entry point (in that order)."""
+        entry = self._entries.get(name) or self._external.get(name)
+        if entry is not None:
+            return entry
+        from . import plugins
+        if isinstance(name, str) and plugins.is_import_path(name):
+            fn = plugins.import_object(name, self.kind)
+            entry = Entry(name, fn, _first_line(fn), how="import path")
+        else:
+            points = plugins.entry_point_builders(self.group)
+            if name not in points:
+                hint = closest(str(name), [*self._entries, *points])
+                tip = f"; did you mean {hint!r}?" if hint else f"; see `nnstudy {self.kind}s`"
+                raise RegistryError(f"unknown {self.kind} {clip(name, quote=True)}{tip} (or give an import "
+                                    f"path, e.g. mypkg.{self.kind}s:MyBuilder)")
+            fn = plugins.load_entry_point(points[name], self.kind)
+            entry = Entry(name, fn, _first_line(fn), how=f"entry point {self.group}")
+        self._external[name] = entry
+        return entry
 
     def names(self, pattern: str | None = None) -> list[str]:
-        """Sorted names, optionally filtered by a glob pattern (`resnet*`) or a substring."""
-        names = sorted(self._entries)
+        """Sorted names (registered, and the entry points installed packages declare), optionally filtered by a
+        glob pattern (`resnet*`) or a substring."""
+        from .plugins import entry_point_builders
+        names = sorted({*self._entries, *entry_point_builders(self.group)})
         if not pattern:
             return names
         if any(c in pattern for c in "*?["):
@@ -80,7 +113,13 @@ class Registry(Generic[T]):
         return [n for n in names if pattern in n]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        if name in self._entries or name in self._external:
+            return True
+        try:
+            self.get(str(name))   # an import path or entry point: resolving it is the only way to know
+            return True
+        except RegistryError:
+            return False
 
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(self._entries[n] for n in sorted(self._entries))

@@ -13,7 +13,7 @@ from ..errors import ConfigError, NnstudyError, clip
 from ..models import MODELS
 from ..tasks import TASKS, Task
 
-__all__ = ["Parts", "build_parts", "build_data", "build_model_from_config", "resolve_config"]
+__all__ = ["Parts", "build_parts", "build_data", "build_model_from_config", "resolve_config", "sources"]
 
 # Builder arguments the engine fills from the dataset unless the config sets them.
 _FROM_DATA = ("input_shape", "num_classes")
@@ -62,17 +62,35 @@ def build_data(cfg: RunConfig) -> Dataset:
     return _call("data", cfg.data.name, DATASETS.get(cfg.data.name).builder, kwargs)
 
 
+def _model(cfg: RunConfig) -> nn.Module:
+    model = _call("model", cfg.model.name, MODELS.get(cfg.model.name).builder, dict(cfg.model.model_extra))
+    if not isinstance(model, nn.Module):   # a user's callable (import path, entry point) may return anything
+        raise ConfigError(f"model {clip(cfg.model.name, quote=True)}: returned a {type(model).__name__}, "
+                          f"not a torch.nn.Module")
+    return model
+
+
 def build_model_from_config(cfg: RunConfig) -> nn.Module:
     """The model alone (no data): builder defaults fill whatever the config leaves unset."""
     _fill_defaults(cfg.model, MODELS, "model")
-    return _call("model", cfg.model.name, MODELS.get(cfg.model.name).builder, dict(cfg.model.model_extra))
+    return _model(cfg)
 
 
 def build_parts(cfg: RunConfig, data: Dataset | None = None) -> Parts:
     """Dataset, model and task for `cfg`; resolves `cfg` in place so it can be written to the run directory."""
     data = data if data is not None else build_data(cfg)
     resolve_config(cfg, data)
-    model = _call("model", cfg.model.name, MODELS.get(cfg.model.name).builder, dict(cfg.model.model_extra))
+    model = _model(cfg)
     task = _call("task", cfg.task.name, TASKS.get(cfg.task.name).builder, dict(cfg.task.model_extra))
+    if not isinstance(task, Task):
+        raise ConfigError(f"task {clip(cfg.task.name, quote=True)}: returned a {type(task).__name__}, not a "
+                          f"nnstudy.tasks.Task")
     _call("task", cfg.task.name, task.setup, {"data": data})
     return Parts(data, model, task)
+
+
+def sources(cfg: RunConfig) -> dict[str, Any]:
+    """Where the model, dataset and task builders come from (nnstudy's zoo, or a module, package and version):
+    recorded in summary.json, so a run's code can be found again."""
+    return {"model": MODELS.get(cfg.model.name).source(), "data": DATASETS.get(cfg.data.name).source(),
+            "task": TASKS.get(cfg.task.name).source()}

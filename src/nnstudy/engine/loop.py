@@ -27,7 +27,7 @@ from ..measure import environment, peak_memory_mb, reset_peak_memory, summarize
 from ..models import count_params
 from ..runs import RESUME_MAY_CHANGE, RunDir, first_difference, prepare_run_dir
 from ..tasks import Task
-from .build import build_data, build_parts
+from .build import build_data, build_parts, sources
 from .checkpoint import (
     fit_optimizer_state,
     fit_state_dict,
@@ -440,7 +440,7 @@ def finished_summary(cfg: RunConfig, model: nn.Module, data: Dataset, device: to
         "memory": peak_memory_mb(device),
         "data": {"train": len(data.train), "val": len(data.val) if data.val else 0, "test": len(data.test),
                  "source": data.source, "info": data.info.extra},   # e.g. normalisation, scalers, cleaning
-        "attempts": attempts, "environment": environment(device),
+        "attempts": attempts, "environment": environment(device), "sources": sources(cfg),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -191,6 +191,8 @@ def _run_jobs(spec: StudySpec, jobs: list[Job], outcome: StudyOutcome, executor:
     mode = "" if spec.mode == "full" else f" — {spec.mode.upper()} MODE (not the write-up's protocol)"
     say(f"[bold]study {escape(spec.name)}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
         f"{executor.workers} worker(s) → {escape(str(study_dir))}")
+    if spec.base.get("imports"):   # the user's code runs in every run: say whose
+        say(f"imports (their code runs in every run): {escape(', '.join(spec.base['imports']))}")
     serial_bars = progress and executor.workers == 1   # each run shows its own bar; rich shows one at a time
     fn = _serial_job if serial_bars else run_job
     bar = _StudyProgress(len(jobs), console, enabled=progress and not serial_bars, quiet=not progress)

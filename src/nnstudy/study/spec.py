@@ -78,6 +78,8 @@ class StudySpec(_Strict):
     # Parallel runs when `nnstudy run` is not given --workers: for studies of small models that use one core
     # no worse than two (e.g. energy-rnn: two single-thread runs side by side). Not part of the study's identity.
     workers: int = Field(1, ge=1)
+    # modules to import before anything is built (the user's own models, datasets, tasks); every run imports them
+    imports: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -219,6 +221,8 @@ def load_study_spec(source: str | Path, overrides: list[str] | tuple[str, ...] =
         apply_overrides(spec.base, [f"{k}={_yaml_scalar(v)}" for k, v in spec.modes[mode].items()])
         spec.mode = mode
     apply_overrides(spec.base, list(overrides))
+    if spec.imports:   # carried by every run's config, so that worker processes import them too
+        spec.base["imports"] = list(dict.fromkeys([*(spec.base.get("imports") or []), *spec.imports]))
     for variant, file in (weights or {}).items():
         if not Path(file).is_file():
             raise ConfigError(f"--weights {variant}={file}: no such file")

@@ -1,0 +1,1 @@
+"""A lab's own model, dataset and task, as a user would package them for nnstudy."""
