@@ -66,7 +66,7 @@ class TaskConfig(BaseModel):
     """A registered task name plus its constructor's keyword arguments (e.g. label_smoothing)."""
 
     model_config = ConfigDict(extra="allow")
-    name: str = "classification"
+    name: str | None = None   # None: the task the dataset implies (DataInfo.task; classification for most)
 
 
 class OptimConfig(_Part):
@@ -143,7 +143,8 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
         from .tasks import TASKS
         resolve_builder_args(cfg.model, MODELS, "model")
         resolve_builder_args(cfg.data, DATASETS, "data")
-        resolve_builder_args(cfg.task, TASKS, "task")
+        if cfg.task.name is not None:   # else known once the dataset is built (engine.build.resolve_config)
+            resolve_builder_args(cfg.task, TASKS, "task")
     return cfg
 
 

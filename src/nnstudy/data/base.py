@@ -57,6 +57,7 @@ class DataInfo:
     num_classes: int | None = None          # None for regression
     class_names: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    task: str = "classification"            # the task the data implies: a config without task.name gets it
 
 
 def _identity(x: torch.Tensor, train: bool, generator: torch.Generator | None) -> torch.Tensor:

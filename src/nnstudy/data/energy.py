@@ -642,7 +642,7 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
                         torch.from_numpy(np.concatenate(groups["train"])), context, train_chunk)
     elif train_context is not None:
         raise ValueError("train_context applies to chunks: set train_chunk too")
-    info = DataInfo(input_shape=(lookback, len(FEATURES)), num_classes=None, extra={
+    info = DataInfo(input_shape=(lookback, len(FEATURES)), num_classes=None, task="forecasting", extra={
         "regions": list(regions), "features": list(FEATURES), "lookback": lookback,
         "target": "next hour's load, min-max scaled per region (MW = y·(max − min) + min)",
         "scalers": scalers, "protocol": protocol,

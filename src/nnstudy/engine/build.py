@@ -37,6 +37,8 @@ def _fill_defaults(part: Any, registry: Any, section: str, given: dict[str, Any]
 def resolve_config(cfg: RunConfig, data: Dataset) -> RunConfig:
     """Fill every builder default (and input_shape/num_classes from the data) into `cfg`, in place."""
     from_data = {k: getattr(data.info, k) for k in _FROM_DATA if getattr(data.info, k, None) is not None}
+    if cfg.task.name is None:   # the dataset says what its targets are (energy: forecasting)
+        cfg.task.name = data.info.task
     _fill_defaults(cfg.model, MODELS, "model", from_data)
     _fill_defaults(cfg.data, DATASETS, "data")
     _fill_defaults(cfg.task, TASKS, "task")

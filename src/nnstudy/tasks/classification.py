@@ -91,6 +91,9 @@ class Classification(Task):
 
     def setup(self, data: Dataset) -> None:
         k = data.info.num_classes
+        if k is None or data.train.targets.is_floating_point():
+            raise ValueError(f"dataset {data.name!r} has no classes (its targets are values, its task is "
+                             f"{data.info.task!r}): set task.name={data.info.task}, or leave task.name out")
         if self.auc and k is not None and self.positive >= k:
             raise ValueError(f"positive={self.positive} is not a class of {data.name} ({k} classes)")
         if self.class_weight is None:

@@ -55,6 +55,10 @@ class Forecasting(Task):
 
     def setup(self, data: Dataset) -> None:
         info = data.info
+        targets = getattr(getattr(data, "train", None), "targets", None)
+        if targets is not None and not targets.is_floating_point():
+            raise ValueError(f"dataset {data.name!r} has class labels, not values to forecast (its task is "
+                             f"{info.task!r}): set task.name={info.task}, or leave task.name out")
         scalers = info.extra.get("scalers")
         if scalers:
             groups = info.extra.get("regions") or list(scalers)
