@@ -16,4 +16,4 @@ def build_task(name: str, **kwargs: Any) -> Task:
     return TASKS.get(name).builder(**kwargs)
 
 
-from . import classification, forecasting  # noqa: E402,F401  (registers)
+from . import classification, forecasting, regression  # noqa: E402,F401  (registers)
