@@ -374,3 +374,13 @@ def test_report_names_the_run_files_it_could_not_read(tmp_path):
     md = build_report(outcome.study_dir)["report.md"].read_text(encoding="utf-8")
     assert "metrics.csv: unreadable, left out of the curves" in md
     assert "predictions.safetensors: unreadable, left out of the figures" in md
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("model.num_classes=3", "gives outputs of shape (3,) per sample; the data has 4 classes"),
+    ("model.input_shape=[3,8,8]", "does not fit dataset 'toy-images' (inputs (3, 16, 16), 4 classes)"),
+])
+def test_a_model_that_does_not_fit_the_data_is_one_line(tmp_path, capsys, override, needle):
+    rc = main(["train", "mlp3", *TOY, f"out_dir={tmp_path}", "--quiet", override])
+    one_line_error(capsys, rc, needle)
+    assert not any(tmp_path.iterdir())

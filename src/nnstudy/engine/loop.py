@@ -21,7 +21,7 @@ from torch import nn
 from ..config import RunConfig, config_to_dict
 from ..data.base import Dataset, Split
 from ..data.transforms import tta_views
-from ..errors import NnstudyError, RunDirError
+from ..errors import ConfigError, NnstudyError, RunDirError, clip
 from ..io import disk_full_error, is_disk_full, write_bytes
 from ..measure import environment, peak_memory_mb, reset_peak_memory, summarize
 from ..models import count_params
@@ -171,6 +171,7 @@ class _Trainer:
         self.channels_last = use_channels_last(cfg.train.channels_last, self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        _check_fit(self.model, self.task, self.data, self.device, self.channels_last, cfg)
         self.steps_per_epoch = _train_steps(len(self.data.train), cfg.train.batch_size)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, self.steps_per_epoch)
@@ -408,6 +409,27 @@ class _Trainer:
         if self.test_curve_split is not None:
             sizes["test_curve_samples"] = len(self.test_curve_split)
         return sizes
+
+
+@torch.no_grad()
+def _check_fit(model: nn.Module, task: Task, data: Dataset, device: torch.device, channels_last: bool,
+               cfg: RunConfig) -> None:
+    """Two training samples through the model and the task's loss before anything is written: a model whose
+    input or output does not fit the data (another image size, too few classes) is one line, not a traceback an
+    epoch in. In eval mode: no dropout, no batch statistics, no random numbers drawn."""
+    split = data.train
+    x, y = split.inputs[:2].to(device), split.targets[:2].to(device)
+    g = split.groups[:2].to(device) if split.groups is not None else None
+    was_training = model.training
+    model.eval()
+    try:
+        task.compute(model, to_memory_format(data.transform(x, False, None), channels_last), y, g)
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise ConfigError(f"model {clip(cfg.model.name, quote=True)} does not fit dataset {cfg.data.name!r} "
+                          f"(inputs {tuple(x.shape[1:])}, {data.info.num_classes or 'no'} classes) for task "
+                          f"{cfg.task.name!r}: {clip(' '.join(str(e).split()), 200)}") from None
+    finally:
+        model.train(was_training)
 
 
 def save_predictions(run_dir: RunDir, preds: dict[str, torch.Tensor], split: Split) -> None:

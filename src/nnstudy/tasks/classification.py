@@ -86,11 +86,12 @@ class Classification(Task):
         self.positive = positive
         self.class_weight = class_weight
         self.weight: torch.Tensor | None = None   # per class, set by setup()
+        self.num_classes: int | None = None        # set by setup(): the model must give one logit per class
         if auc:
             self.monitor = "roc_auc"
 
     def setup(self, data: Dataset) -> None:
-        k = data.info.num_classes
+        k = self.num_classes = data.info.num_classes
         if k is None or data.train.targets.is_floating_point():
             raise ValueError(f"dataset {data.name!r} has no classes (its targets are values, its task is "
                              f"{data.info.task!r}): set task.name={data.info.task}, or leave task.name out")
@@ -117,6 +118,9 @@ class Classification(Task):
     def compute(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                 groups: torch.Tensor | None = None) -> StepResult:
         logits = model(inputs)
+        if self.num_classes is not None and (logits.dim() != 2 or logits.shape[1] != self.num_classes):
+            raise ValueError(f"{type(model).__name__} gives outputs of shape {tuple(logits.shape[1:])} per sample; "
+                             f"the data has {self.num_classes} classes (model.num_classes={self.num_classes})")
         weight = self.weight.to(logits.device) if self.weight is not None else None
         loss = F.cross_entropy(logits.float(), targets, weight=weight, label_smoothing=self.label_smoothing)
         n = targets.shape[0]
