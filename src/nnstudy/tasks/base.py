@@ -10,11 +10,15 @@ from abc import ABC, abstractmethod
 from typing import Any, Literal, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..data.base import Dataset
 
-__all__ = ["Task", "StepResult"]
+__all__ = ["Task", "StepResult", "VALUE_LOSSES"]
+
+# Losses of tasks that predict values (forecasting, regression), by the name a config gives (task.loss).
+VALUE_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
 
 class StepResult(NamedTuple):

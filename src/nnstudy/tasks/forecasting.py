@@ -13,16 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.base import Dataset
 from . import register_task
-from .base import StepResult, Task
+from .base import VALUE_LOSSES, StepResult, Task
 
 __all__ = ["Forecasting", "smape", "smape_legacy"]
 
-_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+_LOSSES = VALUE_LOSSES
 
 
 def smape(forecast: torch.Tensor, actual: torch.Tensor) -> torch.Tensor:
