@@ -120,3 +120,9 @@ def test_missing_code_later_names_the_module(tmp_path, tinyplug):
     done = subprocess.run([sys.executable, "-m", "nnstudy.cli", "eval", str(tmp_path / "r")], capture_output=True,
                           text=True, env=gone, timeout=300)
     assert done.returncode == 2 and "module 'tinyplug.models' cannot be imported" in done.stderr, done.stderr
+
+
+def test_summary_of_a_users_model(tinyplug):
+    done = nnstudy(tinyplug, "summary", "tiny-registered", "--import", "tinyplug.registered", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["totals"]["params"] == 4 * 3 * 9 + 4 + 8 * 4 * 9 + 8 + 32 * 4 + 4

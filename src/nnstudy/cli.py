@@ -84,7 +84,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from .config import load_config
     from .engine.build import build_model_from_config
     from .measure import summarize
-    overrides = [o if o.startswith("model.") or "." in o.split("=", 1)[0] else f"model.{o}" for o in args.overrides]
+    overrides = [o if o.startswith(("model.", "imports=")) or "." in o.split("=", 1)[0] else f"model.{o}"
+                 for o in args.overrides]
     cfg = load_config(args.model, overrides)
     if args.input:
         cfg.model.input_shape = _parse_shape(args.input)
