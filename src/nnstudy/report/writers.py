@@ -8,22 +8,19 @@ is the dataset, rebuilt from a run's config to draw test images with their predi
 when it is not available. Failed, running and missing runs are listed, never hidden, so a report can be built at any
 time during a sweep.
 
-Both documents are rendered from one list of blocks (headings, paragraphs, tables, figures), so they say the same.
+Both documents are rendered from one list of blocks (headings, paragraphs, tables, figures), so they say the same:
+document.py holds the blocks, render.py turns them into Markdown and HTML, context.py reads the study and its
+runs once; this module draws the figures and writes the text.
 """
 from __future__ import annotations
 
-import base64
-import html
-import json
 import math
 import re
 import sys
 import time
-import urllib.parse
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, Union
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -31,87 +28,12 @@ import yaml
 
 from ..errors import clip
 from ..io import write_text
-from ..runs import RunDir
 from . import figures as F
+from .context import Context, file_slug, read_forecasts, read_predictions, read_scores
+from .document import Banner, Block, Bold, Bullets, Code, CodeBlock, Gallery, Heading, Image, Inline, Link, Para, Table
+from .render import render_html, render_markdown
 
 __all__ = ["build_report"]
-
-
-# -------------------------------------------------------------------------------------------- document model
-
-@dataclass
-class Code:
-    text: str
-
-
-@dataclass
-class Bold:
-    text: str
-
-
-@dataclass
-class Link:
-    text: str
-    href: str                # relative to the study directory
-
-
-Inline = Union[str, Code, Bold, Link]
-
-
-@dataclass
-class Heading:
-    level: int
-    text: str
-
-    @property
-    def anchor(self) -> str:
-        """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
-        return re.sub(r"[^\w\- ]", "", self.text.lower()).replace(" ", "-")
-
-
-@dataclass
-class Para:
-    parts: list[Inline]
-
-
-@dataclass
-class Banner:
-    kind: str                # "warning" (loud) or "note"
-    parts: list[Inline]
-
-
-@dataclass
-class Bullets:
-    items: list[list[Inline]]
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[Inline]]
-    numeric: list[bool] = field(default_factory=list)   # right-align these columns
-
-
-@dataclass
-class Image:
-    path: Path               # the PNG on disk
-    href: str                # relative to the study directory
-    caption: str
-
-
-@dataclass
-class Gallery:
-    """Images shown side by side in HTML (one after the other in Markdown)."""
-    images: list[Image]
-
-
-@dataclass
-class CodeBlock:
-    text: str
-    lang: str = ""
-
-
-Block = Union[Heading, Para, Banner, Bullets, Table, Image, Gallery, CodeBlock]
 
 
 # ---------------------------------------------------------------------------------------------- entry point
@@ -130,7 +52,7 @@ def build_report(study_dir: str | Path, *, progress: bool = False) -> dict[str, 
     study = read_study(study_dir)
     runs = collect_runs(study_dir)
     agg = aggregate(runs, study)
-    ctx = _Context(study_dir, study, runs, agg, summary_table(agg, study), say)
+    ctx = Context(study_dir, study, runs, agg, summary_table(agg, study), say)
     ctx.load_runs()
     written: dict[str, Path] = {}
     figures = _make_figures(ctx)
@@ -147,176 +69,9 @@ def build_report(study_dir: str | Path, *, progress: bool = False) -> dict[str, 
     return written
 
 
-# -------------------------------------------------------------------------------------------------- reading
-
-@dataclass
-class _Run:
-    variant: str
-    seed: int
-    status: str
-    path: Path
-    history: pd.DataFrame | None = None
-    steps: pd.DataFrame | None = None       # steps.csv (validation every N steps)
-    summary: dict[str, Any] | None = None
-    predictions: dict[str, np.ndarray] | None = None   # predictions.safetensors, read on first use
-    notes: list[str] = field(default_factory=list)      # files found unreadable (the report's notes)
-
-
-class _Context:
-    """Everything the figures and the text need, read once.
-
-    Summaries are read through :func:`nnstudy.study.results.read_summary`, so the fields read here have their JSON
-    types (objects are dicts, counts are numbers); what lies inside them is still only trusted as far as shown.
-    """
-
-    def __init__(self, study_dir: Path, study: dict[str, Any], runs: pd.DataFrame, agg: pd.DataFrame,
-                 table: pd.DataFrame, say: Callable[[str], None]) -> None:
-        self.study_dir, self.study, self.runs, self.agg, self.table, self.say = study_dir, study, runs, agg, table, say
-        self.report = study["report"]
-        self.metric: str = self.report["metric"]
-        self.baseline: str = study["baseline"]
-        self.variants: list[str] = [v["name"] for v in study["variants"]]
-        self.colors = F.variant_colors(self.variants)
-        self.notes: list[str] = []             # figures skipped and why, shown in the report
-        self.by_variant: dict[str, list[_Run]] = {v: [] for v in self.variants}
-        self._data_cache: dict[str, Any] = {}
-
-    def load_runs(self) -> None:
-        from ..study.results import read_summary
-        for row in self.runs.itertuples(index=False):
-            rel = Path(str(row.run_dir))
-            run = _Run(str(row.variant), int(row.seed), str(row.status),
-                       rel if rel.is_absolute() else self.study_dir / rel, notes=self.notes)
-            if run.status == "finished":
-                try:
-                    run.summary = read_summary(RunDir(run.path))
-                except Exception:          # collect_runs already lists a corrupt summary as such
-                    run.summary = None
-            run.history = _read_history(run.path / "metrics.csv", self.notes)
-            run.steps = _read_history(run.path / "steps.csv", self.notes)   # train.eval_every_steps, when set
-            self.by_variant.setdefault(run.variant, []).append(run)
-
-    def finished(self, variant: str) -> list[_Run]:
-        return [r for r in self.by_variant.get(variant, []) if r.status == "finished"]
-
-    def agg_row(self, variant: str) -> pd.Series | None:
-        hits = self.agg[self.agg["variant"].astype(str) == variant]
-        return None if hits.empty else hits.iloc[0]
-
-    def loss_name(self) -> str | None:
-        for runs in self.by_variant.values():
-            for r in runs:
-                if r.summary and r.summary.get("task") == "classification":
-                    return "cross-entropy, nats"
-        return None
-
-    def dataset(self, run: _Run) -> tuple[Any | None, str]:
-        """The run's dataset rebuilt from its config (cached per data config), or None and why not."""
-        try:
-            from ..engine.build import build_data
-            cfg = RunDir(run.path).read_config()
-            key = json.dumps(cfg.data.model_dump(), sort_keys=True, default=str)
-            if key not in self._data_cache:
-                self.say(f"rebuilding dataset {cfg.data.name} for the image grid")
-                self._data_cache[key] = build_data(cfg)
-            return self._data_cache[key], ""
-        except Exception as e:              # any failure only costs the image grid, never the report
-            return None, f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
-
-
-def _read_history(path: Path, notes: list[str]) -> pd.DataFrame | None:
-    """metrics.csv / steps.csv of a run; None (and a note saying why, shown in the report) when unreadable."""
-    if not path.is_file():
-        return None
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
-        notes.append(f"{path}: unreadable, left out of the curves ({clip(str(e), 120)})")
-        return None
-    if "epoch" not in df.columns or not len(df) or not pd.api.types.is_numeric_dtype(df["epoch"]):
-        notes.append(f"{path}: not a table of epochs, left out of the curves")
-        return None
-    return df
-
-
-def _prediction_tensors(run: _Run) -> dict[str, np.ndarray]:
-    """predictions.safetensors of a run as arrays by name ({} when missing or unreadable, with a note), read once
-    per run: the confusion matrix, ROC curves and forecast plots all draw from it."""
-    if run.predictions is None:
-        run.predictions = {}
-        path = RunDir(run.path).predictions_path
-        if path.is_file():
-            try:
-                from safetensors.numpy import load_file
-                run.predictions = load_file(str(path))
-            except Exception as e:
-                run.notes.append(f"{path}: unreadable, left out of the figures ({clip(str(e), 120)})")
-    return run.predictions
-
-
-def _read_predictions(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
-    tensors = _prediction_tensors(run)
-    pred, target = tensors.get("pred"), tensors.get("target")
-    if pred is None or target is None or pred.shape != target.shape or pred.ndim != 1:
-        return None
-    if not (np.issubdtype(pred.dtype, np.integer) and np.issubdtype(target.dtype, np.integer)):
-        return None                            # e.g. a forecasting run's values: no classes to confuse
-    return pred.astype(np.int64), target.astype(np.int64)
-
-
-def _read_scores(run: _Run) -> tuple[np.ndarray, np.ndarray] | None:
-    """(score, is_positive) of a run's test samples, when its task kept scores (classification with auc=true):
-    the log-odds of the positive class and whether each sample belongs to it."""
-    tensors = _prediction_tensors(run)
-    score, target = tensors.get("score"), tensors.get("target")
-    if score is None or target is None or score.shape != target.shape or score.ndim != 1:
-        return None
-    try:
-        positive = int((RunDir(run.path).read_config().task.model_extra or {}).get("positive", 1))
-    except Exception:
-        return None
-    return score.astype(np.float64), target == positive
-
-
-def _read_forecasts(run: _Run, hours: int = 100) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
-    """Panels for a forecasting run: the last `hours` test hours of the first region and the first `hours` of the
-    fourth (or last), in original units — from predictions.safetensors (pred, target, group) and the scalers the
-    run's summary recorded. None for runs without per-group float predictions."""
-    info = ((run.summary or {}).get("data") or {}).get("info") or {}
-    scalers, regions = info.get("scalers"), info.get("regions")
-    if not scalers or not regions:
-        return None
-    t = _prediction_tensors(run)
-    pred, target, group = t.get("pred"), t.get("target"), t.get("group")
-    if group is None or pred is None or not np.issubdtype(pred.dtype, np.floating):
-        return None
-    panels = []
-    try:
-        for index, part in ((0, "last"), (min(3, len(regions) - 1), "first")):
-            name = regions[index]
-            lo, hi = (float(x) for x in scalers[name])
-            rows = np.flatnonzero(group == index)
-            rows = rows[-hours:] if part == "last" else rows[:hours]
-            scale = lambda v: v[rows].astype(np.float64) * (hi - lo) + lo   # noqa: E731  scaled → original units
-            panels.append((f"{name}: {part} {len(rows)} test hours", scale(target), scale(pred)))
-    except (TypeError, ValueError, KeyError, IndexError):   # scalers or regions not as the engine writes them
-        return None
-    return panels
-
-
-def _slug(name: str, taken: set[str]) -> str:
-    """A file-name-safe, unique form of a variant name ('act=tanh' -> 'act-tanh')."""
-    base = re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-.") or "variant"
-    slug, k = base, 2
-    while slug in taken:
-        slug, k = f"{base}-{k}", k + 1
-    taken.add(slug)
-    return slug
-
-
 # -------------------------------------------------------------------------------------------------- figures
 
-def _make_figures(ctx: _Context) -> list[Block]:
+def _make_figures(ctx: Context) -> list[Block]:
     """Draw every figure; return the blocks of the report's figure section (images, sub-headings, notes)."""
     from matplotlib import rc_context
     fig_dir = ctx.study_dir / "figures"
@@ -391,7 +146,7 @@ def _make_figures(ctx: _Context) -> list[Block]:
     out += [Gallery(images)] if images else []
     out += [b for b in pair if not isinstance(b, Image)]
 
-    scores = {v: [sc for r in ctx.finished(v) if (sc := _read_scores(r)) is not None] for v in ctx.variants}
+    scores = {v: [sc for r in ctx.finished(v) if (sc := read_scores(r)) is not None] for v in ctx.variants}
     scores = {v: runs for v, runs in scores.items() if runs}
     if scores:
         def auc_text(v: str, m: str) -> str:
@@ -408,7 +163,7 @@ def _make_figures(ctx: _Context) -> list[Block]:
     taken: set[str] = set()
     grid_reason: str | None = None
     for variant in ctx.variants:
-        slug = _slug(variant, taken)
+        slug = file_slug(variant, taken)
         runs = ctx.by_variant.get(variant, [])
         with_history = {r.seed: r.history for r in runs if r.history is not None}
         out.append(Heading(3, f"Variant {variant}"))
@@ -423,14 +178,14 @@ def _make_figures(ctx: _Context) -> list[Block]:
             f"{variant}: learning curves, one line per seed (dotted: unfinished runs; star: the epoch selected "
             f"on validation, whose weights give the test metrics).")
 
-        forecasts = [(r, f) for r in ctx.finished(variant) if (f := _read_forecasts(r)) is not None]
+        forecasts = [(r, f) for r in ctx.finished(variant) if (f := read_forecasts(r)) is not None]
         if forecasts:
             run, panels = forecasts[0]
             image(f"forecast_{slug}", lambda p, v=variant, pn=panels, s=run.seed: F.forecast_plot(
                 pn, p, title=f"{v} (seed {s}): forecast vs actual on the test split", color=ctx.colors[v]),
                 f"{variant}: next-hour forecasts against the actual load on the test split (seed {run.seed}).")
 
-        preds = [(r, _read_predictions(r)) for r in ctx.finished(variant)]
+        preds = [(r, read_predictions(r)) for r in ctx.finished(variant)]
         preds = [(r, p) for r, p in preds if p is not None]
         if not preds:
             continue
@@ -470,7 +225,7 @@ def _make_figures(ctx: _Context) -> list[Block]:
     return out
 
 
-def _agg(ctx: _Context, variant: str, column: str, default: Any = float("nan")) -> Any:
+def _agg(ctx: Context, variant: str, column: str, default: Any = float("nan")) -> Any:
     row = ctx.agg_row(variant)
     if row is None or column not in row.index or pd.isna(row[column]):
         return default
@@ -479,7 +234,7 @@ def _agg(ctx: _Context, variant: str, column: str, default: Any = float("nan")) 
 
 # ------------------------------------------------------------------------------------------------- the text
 
-def _document(ctx: _Context, figure_blocks: list[Block]) -> list[Block]:
+def _document(ctx: Context, figure_blocks: list[Block]) -> list[Block]:
     study, report, metric = ctx.study, ctx.report, ctx.metric
     name = str(study.get("name") or ctx.study_dir.name)
     mode = str(study.get("mode") or "full")
@@ -525,7 +280,7 @@ def _document(ctx: _Context, figure_blocks: list[Block]) -> list[Block]:
     return blocks
 
 
-def _results_section(ctx: _Context) -> list[Block]:
+def _results_section(ctx: Context) -> list[Block]:
     from ..study.results import TEST_DESCRIPTION
     table = ctx.table
     header = [str(c) for c in table.columns]
@@ -542,7 +297,7 @@ def _results_section(ctx: _Context) -> list[Block]:
     ] + _compute_table(ctx) + _result_files(ctx)
 
 
-def _compute_table(ctx: _Context) -> list[Block]:
+def _compute_table(ctx: Context) -> list[Block]:
     """Model size and cost per variant in the three counting conventions of docs/measurement.md."""
     columns = (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs"), ("flops_detailed", "detailed FLOPs"))
     rows = [[v, *(_int(_agg(ctx, v, f"{key}_mean")) for key, _ in columns)] for v in ctx.variants]
@@ -554,7 +309,7 @@ def _compute_table(ctx: _Context) -> list[Block]:
             Table(["variant", *(title for _, title in columns)], rows, [False, True, True, True, True])]
 
 
-def _result_files(ctx: _Context) -> list[Block]:
+def _result_files(ctx: Context) -> list[Block]:
     files = [n for n in ("results.csv", "results.parquet", "summary.csv", "summary.parquet")
              if (ctx.study_dir / n).is_file()]
     if not files:
@@ -565,7 +320,7 @@ def _result_files(ctx: _Context) -> list[Block]:
     return [Para(parts + [" (one row per run / per variant)."])]
 
 
-def _reference_section(ctx: _Context) -> list[Block]:
+def _reference_section(ctx: Context) -> list[Block]:
     reference = ctx.report.get("reference") or {}
     rows = []
     for variant in [v for v in ctx.variants if v in reference] + [v for v in reference if v not in ctx.variants]:
@@ -583,14 +338,14 @@ def _reference_section(ctx: _Context) -> list[Block]:
                   [False, False, True, True, True, True])]
 
 
-def _figures_section(ctx: _Context, figure_blocks: list[Block]) -> list[Block]:
+def _figures_section(ctx: Context, figure_blocks: list[Block]) -> list[Block]:
     blocks = list(figure_blocks)
     if ctx.notes:
         blocks += [Heading(3, "Figures not drawn"), Bullets([[n] for n in ctx.notes])]
     return blocks
 
 
-def _runs_section(ctx: _Context) -> list[Block]:
+def _runs_section(ctx: Context) -> list[Block]:
     runs = ctx.runs
     metrics = [m for m in ctx.report["metrics"] if m in runs.columns]
     header = ["variant", "seed", "status", *metrics, "params", "MACs", "train s", "eval s", "selected epoch",
@@ -615,7 +370,7 @@ _CAUSES = {"running": "no summary.json yet: still running, or killed (continue i
            "missing": "not started"}
 
 
-def _failed_section(ctx: _Context) -> list[Block]:
+def _failed_section(ctx: Context) -> list[Block]:
     bad = ctx.runs[ctx.runs["status"] != "finished"]
     if bad.empty:
         return [Para(["None: every run finished."])]
@@ -627,7 +382,7 @@ def _failed_section(ctx: _Context) -> list[Block]:
     return [Table(["variant", "seed", "status", "cause"], rows, [False, True, False, False])]
 
 
-def _definition_section(ctx: _Context) -> list[Block]:
+def _definition_section(ctx: Context) -> list[Block]:
     study = ctx.study
     rows = []
     for v in study["variants"]:
@@ -653,7 +408,7 @@ _ENV_KEYS = [("nnstudy", "nnstudy"), ("git_commit", "git commit"), ("python", "P
              ("torch_threads", "torch threads per run"), ("device", "device"), ("gpu", "GPU"), ("cuda", "CUDA")]
 
 
-def _environment_section(ctx: _Context) -> list[Block]:
+def _environment_section(ctx: Context) -> list[Block]:
     summaries = [r.summary for runs in ctx.by_variant.values() for r in runs if r.summary]
     envs = [s.get("environment") or {} for s in summaries]
     if not any(envs):
@@ -684,7 +439,7 @@ def _environment_section(ctx: _Context) -> list[Block]:
     return blocks
 
 
-def _rebuild_section(ctx: _Context) -> list[Block]:
+def _rebuild_section(ctx: Context) -> list[Block]:
     where = str(ctx.study_dir.resolve())
     return [Para(["This report is built from study.yaml and the run directories alone; rebuild it with:"]),
             CodeBlock(f"nnstudy report {_shell_quote(where)}    # or, inside the study directory: nnstudy report .",
@@ -749,155 +504,6 @@ def _yaml_inline(value: Any) -> str:
 
 def _shell_quote(text: str) -> str:
     return text if re.fullmatch(r"[\w./=,+-]+", text) else "'" + text.replace("'", "'\\''") + "'"
-
-
-# ---------------------------------------------------------------------------------------------- markdown
-
-def _md_escape(text: str) -> str:
-    """Plain text safe in GitHub Markdown: no accidental emphasis, links, HTML or table breaks."""
-    text = text.replace("\\", "\\\\")
-    text = re.sub(r"([`*\[\]|#])", r"\\\1", text)
-    # a run of _ inside a word (conv_layers, base__s0) is literal on GitHub; elsewhere it could start emphasis
-    text = re.sub(r"(?<![A-Za-z0-9])_+|_+(?![A-Za-z0-9])", lambda m: m.group().replace("_", "\\_"), text)
-    return text.replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _md_href(href: str) -> str:
-    return href if href.startswith("#") else urllib.parse.quote(href, safe="/#.-_~")
-
-
-def _md_inline(parts: Iterable[Inline], in_table: bool = False) -> str:
-    out = []
-    for p in parts:
-        if isinstance(p, Code):
-            # GitHub splits table cells on | even inside code spans
-            text = p.text.replace("|", "\\|") if in_table else p.text
-            # a fence longer than any run of backticks inside, so user text cannot close the span early
-            fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-            pad = " " if "`" in text else ""
-            out.append(f"{fence}{pad}{text}{pad}{fence}")
-        elif isinstance(p, Bold):
-            out.append(f"**{_md_escape(p.text.strip())}**" + (" " if p.text.endswith(" ") else ""))
-        elif isinstance(p, Link):
-            out.append(f"[{_md_escape(p.text)}]({_md_href(p.href)})")
-        else:
-            out.append(_md_escape(str(p)))
-    return "".join(out).replace("\n", " ")
-
-
-def render_markdown(blocks: Sequence[Block]) -> str:
-    out: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append(f"{'#' * b.level} {_md_escape(b.text)}")
-        elif isinstance(b, Para):
-            out.append(_md_inline(b.parts))
-        elif isinstance(b, Banner):
-            out.append(f"> [!{'WARNING' if b.kind == 'warning' else 'NOTE'}]\n> {_md_inline(b.parts)}")
-        elif isinstance(b, Bullets):
-            out.append("\n".join(f"- {_md_inline(item)}" for item in b.items))
-        elif isinstance(b, Table):
-            numeric = b.numeric or [False] * len(b.header)
-            lines = ["| " + " | ".join(_md_escape(h) or " " for h in b.header) + " |",
-                     "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
-            lines += ["| " + " | ".join(_md_inline([c], in_table=True) for c in row) + " |" for row in b.rows]
-            out.append("\n".join(lines))
-        elif isinstance(b, (Image, Gallery)):
-            out += [f"![{_md_escape(i.caption)}]({_md_href(i.href)})\n\n*{_md_escape(i.caption)}*"
-                    for i in (b.images if isinstance(b, Gallery) else [b])]
-        elif isinstance(b, CodeBlock):
-            fence = "````" if "```" in b.text else "```"
-            out.append(f"{fence}{b.lang}\n{b.text}\n{fence}")
-    return "\n\n".join(out) + "\n"
-
-
-# -------------------------------------------------------------------------------------------------- html
-
-_CSS = """
-body { font: 15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2328; margin: 0;
-       background: #f6f8fa; }
-main { max-width: 1320px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
-h1 { font-size: 28px; border-bottom: 1px solid #d0d7de; padding-bottom: 8px; }
-h2 { font-size: 22px; border-bottom: 1px solid #d0d7de; padding-bottom: 6px; margin-top: 36px; }
-h3 { font-size: 17px; margin-top: 26px; }
-code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-code { background: #eff1f3; padding: 1px 5px; border-radius: 4px; }
-pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 12px; border-radius: 6px; overflow-x: auto; }
-pre code { background: none; padding: 0; }
-.scroll { overflow-x: auto; margin: 12px 0; }
-table { border-collapse: collapse; font-size: 13px; }
-th, td { border: 1px solid #d0d7de; padding: 5px 9px; vertical-align: top; }
-th { background: #f6f8fa; text-align: left; }
-tr:nth-child(even) td { background: #fafbfc; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.text { min-width: 6em; max-width: 34em; }
-.banner { border-radius: 6px; padding: 10px 14px; margin: 14px 0; }
-.banner.warning { background: #fff1e5; border: 2px solid #d1242f; color: #6e1b10; font-size: 16px; }
-.banner.note { background: #ddf4ff; border: 1px solid #54aeff; }
-figure { margin: 16px 0 28px; }
-figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; border-radius: 4px; }
-figcaption { color: #59636e; font-size: 13px; margin-top: 4px; }
-a { color: #0969da; }
-nav ul { columns: 2; }
-.gallery { display: flex; flex-wrap: wrap; gap: 0 24px; }
-.gallery figure { flex: 1 1 560px; max-width: calc(50% - 12px); min-width: 420px; }
-"""
-
-
-def _html_inline(parts: Iterable[Inline]) -> str:
-    out = []
-    for p in parts:
-        if isinstance(p, Code):
-            out.append(f"<code>{html.escape(p.text)}</code>")
-        elif isinstance(p, Bold):
-            out.append(f"<strong>{html.escape(p.text)}</strong>")
-        elif isinstance(p, Link):
-            out.append(f'<a href="{html.escape(_md_href(p.href), quote=True)}">{html.escape(p.text)}</a>')
-        else:
-            out.append(html.escape(str(p)))
-    return "".join(out)
-
-
-def _html_figure(img: Image) -> str:
-    return (f'<figure><img src="{_data_uri(img.path)}" alt="{html.escape(img.caption, quote=True)}">'
-            f"<figcaption>{html.escape(img.caption)}</figcaption></figure>")
-
-
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def render_html(blocks: Sequence[Block], title: str) -> str:
-    body: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            body.append(f'<h{b.level} id="{html.escape(b.anchor, quote=True)}">{html.escape(b.text)}</h{b.level}>')
-        elif isinstance(b, Para):
-            body.append(f"<p>{_html_inline(b.parts)}</p>")
-        elif isinstance(b, Banner):
-            body.append(f'<div class="banner {b.kind}">{"⚠ " if b.kind == "warning" else ""}'
-                        f"{_html_inline(b.parts)}</div>")
-        elif isinstance(b, Bullets):
-            items = "".join(f"<li>{_html_inline(i)}</li>" for i in b.items)
-            body.append(f"<nav><ul>{items}</ul></nav>" if all(isinstance(i[0], Link) and i[0].href.startswith("#")
-                                                              for i in b.items if i) else f"<ul>{items}</ul>")
-        elif isinstance(b, Table):
-            numeric = b.numeric or [False] * len(b.header)
-            head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
-            rows = "".join("<tr>" + "".join(f'<td class="{"num" if n else "text"}">{_html_inline([c])}</td>'
-                                            for c, n in zip(row, numeric)) + "</tr>" for row in b.rows)
-            body.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>'
-                        f"</table></div>")
-        elif isinstance(b, Image):
-            body.append(_html_figure(b))
-        elif isinstance(b, Gallery):
-            body.append('<div class="gallery">' + "".join(_html_figure(i) for i in b.images) + "</div>")
-        elif isinstance(b, CodeBlock):
-            body.append(f"<pre><code>{html.escape(b.text)}</code></pre>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
-            + "\n".join(body) + "\n</main>\n</body>\n</html>\n")
 
 
 def _test_curve_text(ctx) -> str:

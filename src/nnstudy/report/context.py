@@ -1,0 +1,185 @@
+"""What a report reads, once: the study, its tables, and each run's history, steps, summary and predictions.
+
+Everything comes from the study directory (through nnstudy.study.results); a file that cannot be read is named
+in the report's notes, never a reason to fail the report.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import clip
+from ..runs import RunDir
+from . import figures as F
+
+__all__ = ["Run", "Context", "read_history", "read_predictions", "read_scores", "read_forecasts", "file_slug"]
+
+@dataclass
+class Run:
+    variant: str
+    seed: int
+    status: str
+    path: Path
+    history: pd.DataFrame | None = None
+    steps: pd.DataFrame | None = None       # steps.csv (validation every N steps)
+    summary: dict[str, Any] | None = None
+    predictions: dict[str, np.ndarray] | None = None   # predictions.safetensors, read on first use
+    notes: list[str] = field(default_factory=list)      # files found unreadable (the report's notes)
+
+
+class Context:
+    """Everything the figures and the text need, read once.
+
+    Summaries are read through :func:`nnstudy.study.results.read_summary`, so the fields read here have their JSON
+    types (objects are dicts, counts are numbers); what lies inside them is still only trusted as far as shown.
+    """
+
+    def __init__(self, study_dir: Path, study: dict[str, Any], runs: pd.DataFrame, agg: pd.DataFrame,
+                 table: pd.DataFrame, say: Callable[[str], None]) -> None:
+        self.study_dir, self.study, self.runs, self.agg, self.table, self.say = study_dir, study, runs, agg, table, say
+        self.report = study["report"]
+        self.metric: str = self.report["metric"]
+        self.baseline: str = study["baseline"]
+        self.variants: list[str] = [v["name"] for v in study["variants"]]
+        self.colors = F.variant_colors(self.variants)
+        self.notes: list[str] = []             # figures skipped and why, shown in the report
+        self.by_variant: dict[str, list[Run]] = {v: [] for v in self.variants}
+        self._data_cache: dict[str, Any] = {}
+
+    def load_runs(self) -> None:
+        from ..study.results import read_summary
+        for row in self.runs.itertuples(index=False):
+            rel = Path(str(row.run_dir))
+            run = Run(str(row.variant), int(row.seed), str(row.status),
+                       rel if rel.is_absolute() else self.study_dir / rel, notes=self.notes)
+            if run.status == "finished":
+                try:
+                    run.summary = read_summary(RunDir(run.path))
+                except Exception:          # collect_runs already lists a corrupt summary as such
+                    run.summary = None
+            run.history = read_history(run.path / "metrics.csv", self.notes)
+            run.steps = read_history(run.path / "steps.csv", self.notes)   # train.eval_every_steps, when set
+            self.by_variant.setdefault(run.variant, []).append(run)
+
+    def finished(self, variant: str) -> list[Run]:
+        return [r for r in self.by_variant.get(variant, []) if r.status == "finished"]
+
+    def agg_row(self, variant: str) -> pd.Series | None:
+        hits = self.agg[self.agg["variant"].astype(str) == variant]
+        return None if hits.empty else hits.iloc[0]
+
+    def loss_name(self) -> str | None:
+        for runs in self.by_variant.values():
+            for r in runs:
+                if r.summary and r.summary.get("task") == "classification":
+                    return "cross-entropy, nats"
+        return None
+
+    def dataset(self, run: Run) -> tuple[Any | None, str]:
+        """The run's dataset rebuilt from its config (cached per data config), or None and why not."""
+        try:
+            from ..engine.build import build_data
+            cfg = RunDir(run.path).read_config()
+            key = json.dumps(cfg.data.model_dump(), sort_keys=True, default=str)
+            if key not in self._data_cache:
+                self.say(f"rebuilding dataset {cfg.data.name} for the image grid")
+                self._data_cache[key] = build_data(cfg)
+            return self._data_cache[key], ""
+        except Exception as e:              # any failure only costs the image grid, never the report
+            return None, f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+
+
+def read_history(path: Path, notes: list[str]) -> pd.DataFrame | None:
+    """metrics.csv / steps.csv of a run; None (and a note saying why, shown in the report) when unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
+        notes.append(f"{path}: unreadable, left out of the curves ({clip(str(e), 120)})")
+        return None
+    if "epoch" not in df.columns or not len(df) or not pd.api.types.is_numeric_dtype(df["epoch"]):
+        notes.append(f"{path}: not a table of epochs, left out of the curves")
+        return None
+    return df
+
+
+def prediction_tensors(run: Run) -> dict[str, np.ndarray]:
+    """predictions.safetensors of a run as arrays by name ({} when missing or unreadable, with a note), read once
+    per run: the confusion matrix, ROC curves and forecast plots all draw from it."""
+    if run.predictions is None:
+        run.predictions = {}
+        path = RunDir(run.path).predictions_path
+        if path.is_file():
+            try:
+                from safetensors.numpy import load_file
+                run.predictions = load_file(str(path))
+            except Exception as e:
+                run.notes.append(f"{path}: unreadable, left out of the figures ({clip(str(e), 120)})")
+    return run.predictions
+
+
+def read_predictions(run: Run) -> tuple[np.ndarray, np.ndarray] | None:
+    tensors = prediction_tensors(run)
+    pred, target = tensors.get("pred"), tensors.get("target")
+    if pred is None or target is None or pred.shape != target.shape or pred.ndim != 1:
+        return None
+    if not (np.issubdtype(pred.dtype, np.integer) and np.issubdtype(target.dtype, np.integer)):
+        return None                            # e.g. a forecasting run's values: no classes to confuse
+    return pred.astype(np.int64), target.astype(np.int64)
+
+
+def read_scores(run: Run) -> tuple[np.ndarray, np.ndarray] | None:
+    """(score, is_positive) of a run's test samples, when its task kept scores (classification with auc=true):
+    the log-odds of the positive class and whether each sample belongs to it."""
+    tensors = prediction_tensors(run)
+    score, target = tensors.get("score"), tensors.get("target")
+    if score is None or target is None or score.shape != target.shape or score.ndim != 1:
+        return None
+    try:
+        positive = int((RunDir(run.path).read_config().task.model_extra or {}).get("positive", 1))
+    except Exception:
+        return None
+    return score.astype(np.float64), target == positive
+
+
+def read_forecasts(run: Run, hours: int = 100) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
+    """Panels for a forecasting run: the last `hours` test hours of the first region and the first `hours` of the
+    fourth (or last), in original units — from predictions.safetensors (pred, target, group) and the scalers the
+    run's summary recorded. None for runs without per-group float predictions."""
+    info = ((run.summary or {}).get("data") or {}).get("info") or {}
+    scalers, regions = info.get("scalers"), info.get("regions")
+    if not scalers or not regions:
+        return None
+    t = prediction_tensors(run)
+    pred, target, group = t.get("pred"), t.get("target"), t.get("group")
+    if group is None or pred is None or not np.issubdtype(pred.dtype, np.floating):
+        return None
+    panels = []
+    try:
+        for index, part in ((0, "last"), (min(3, len(regions) - 1), "first")):
+            name = regions[index]
+            lo, hi = (float(x) for x in scalers[name])
+            rows = np.flatnonzero(group == index)
+            rows = rows[-hours:] if part == "last" else rows[:hours]
+            scale = lambda v: v[rows].astype(np.float64) * (hi - lo) + lo   # noqa: E731  scaled → original units
+            panels.append((f"{name}: {part} {len(rows)} test hours", scale(target), scale(pred)))
+    except (TypeError, ValueError, KeyError, IndexError):   # scalers or regions not as the engine writes them
+        return None
+    return panels
+
+
+def file_slug(name: str, taken: set[str]) -> str:
+    """A file-name-safe, unique form of a variant name ('act=tanh' -> 'act-tanh')."""
+    base = re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-.") or "variant"
+    slug, k = base, 2
+    while slug in taken:
+        slug, k = f"{base}-{k}", k + 1
+    taken.add(slug)
+    return slug
