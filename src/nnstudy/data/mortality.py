@@ -1,5 +1,6 @@
 """ICU in-hospital mortality from the PhysioNet/CinC Challenge 2012 (SPEC G): a checking reader and
-variable-length sequence datasets.
+variable-length sequence datasets. The data dictionary lives in mortality_schema.py, the file readers in
+mortality_read.py, the normalisation in mortality_scale.py; this module cleans, bins, splits and builds.
 
 Registers two datasets:
 
@@ -30,16 +31,12 @@ values are dropped, by the rules in ``RULES``, and counted in ``info.extra["clea
 """
 from __future__ import annotations
 
-import csv
 import functools
 import gzip
 import hashlib
-import io
-import json
 import math
 import re
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -49,12 +46,39 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import DataError, clip
+from ..errors import DataError
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
-from .files import check_finite, check_text, whole_number_problem, whole_numbers
-from .files import one_line as _one_line
 from .files import read_text_bytes as _read_file
+from .mortality_read import Rows, read_long, read_outcomes, read_records, record_files, records_to_long
+from .mortality_scale import fit_stats, load_stats, model_inputs
+from .mortality_schema import (
+    _CODE,
+    _FIRST_VAR,
+    _MINUTES,
+    _STATIC,
+    _V,
+    _WEIGHT,
+    CLASSES,
+    CONTENT,
+    DESCRIPTORS,
+    FEATURES,
+    GENDERS,
+    HOURS,
+    ICU_TYPES,
+    INSTALLED_CSV,
+    INSTALLED_OUTCOMES,
+    LAYOUTS,
+    LONG_HEADER,
+    RULES,
+    SAMPLE_FILE,
+    SAMPLE_OUTCOMES,
+    SINCE_CAP_HOURS,
+    UNITS,
+    VARIABLES,
+    Rule,
+    _within,
+)
 from .splits import stratified_take
 from .store import Source, installed_path, register_source
 
@@ -63,86 +87,6 @@ __all__ = ["VARIABLES", "DESCRIPTORS", "UNITS", "RULES", "ICU_TYPES", "HOURS", "
            "MortalityTable", "read_mortality", "read_long", "read_records", "read_outcomes", "locate",
            "records_to_long", "split_stays", "fit_stats", "load_stats", "verify_folder", "import_copy",
            "build_mortality", "sample_files", "mortality", "mortality_sample"]
-
-# The 37 time-series variables, in the order of the challenge's description (and of the feature channels).
-VARIABLES = ("Albumin", "ALP", "ALT", "AST", "Bilirubin", "BUN", "Cholesterol", "Creatinine", "DiasABP", "FiO2",
-             "GCS", "Glucose", "HCO3", "HCT", "HR", "K", "Lactate", "Mg", "MAP", "MechVent", "Na", "NIDiasABP",
-             "NIMAP", "NISysABP", "PaCO2", "PaO2", "pH", "Platelets", "RespRate", "SaO2", "SysABP", "Temp",
-             "TroponinI", "TroponinT", "Urine", "WBC", "Weight")
-DESCRIPTORS = ("RecordID", "Age", "Gender", "Height", "ICUType", "Weight")
-UNITS = {"Albumin": "g/dL", "ALP": "IU/L", "ALT": "IU/L", "AST": "IU/L", "Bilirubin": "mg/dL", "BUN": "mg/dL",
-         "Cholesterol": "mg/dL", "Creatinine": "mg/dL", "DiasABP": "mmHg", "FiO2": "fraction", "GCS": "points",
-         "Glucose": "mg/dL", "HCO3": "mmol/L", "HCT": "%", "HR": "bpm", "K": "mEq/L", "Lactate": "mmol/L",
-         "Mg": "mmol/L", "MAP": "mmHg", "MechVent": "1 = ventilated", "Na": "mEq/L", "NIDiasABP": "mmHg",
-         "NIMAP": "mmHg", "NISysABP": "mmHg", "PaCO2": "mmHg", "PaO2": "mmHg", "pH": "", "Platelets": "cells/nL",
-         "RespRate": "breaths/min", "SaO2": "%", "SysABP": "mmHg", "Temp": "°C", "TroponinI": "μg/L",
-         "TroponinT": "μg/L", "Urine": "mL", "WBC": "cells/nL", "Weight": "kg", "Age": "years", "Height": "cm"}
-
-
-@dataclass(frozen=True)
-class Rule:
-    """The valid range of a measurement: low < x (low ≤ x when `closed`) and x ≤ high; anything else is dropped."""
-
-    low: float
-    high: float = math.inf
-    closed: bool = False
-    why: str = ""
-
-    def valid(self, x: np.ndarray) -> np.ndarray:
-        return _within(x, self.low, self.high, self.closed)
-
-    def __str__(self) -> str:
-        text = f"{self.low:g} {'≤' if self.closed else '<'} x"
-        text += f" ≤ {self.high:g}" if self.high < math.inf else ""
-        return f"{text} ({self.why})" if self.why else text
-
-
-def _within(x: np.ndarray, low: Any, high: Any, closed: Any) -> np.ndarray:
-    """low < x ≤ high (low ≤ x where `closed`), element-wise; the bounds may be arrays, one per element of x."""
-    return np.where(closed, x >= low, x > low) & (x <= high)
-
-
-# Every quantity here is positive in a living patient: zero and negative values are recording errors (a blood
-# pressure of 0 is an arterial line being flushed or zeroed, Temp −17.8 °C is 0 °F converted). Exceptions and
-# tighter bounds are listed; the bounds only drop values no patient can have, never merely abnormal ones.
-_POSITIVE = Rule(0.0, why="zero or negative is impossible")
-RULES: dict[str, Rule] = {
-    **{v: _POSITIVE for v in VARIABLES},
-    "Urine": Rule(0.0, closed=True, why="mL per interval; 0 is a real anuric interval"),
-    "Temp": Rule(20.0, 45.0, closed=True, why="°C; 0.8..3.6, 0 and -17.8 occur, no patient lives outside this"),
-    "pH": Rule(6.5, 8.0, closed=True, why="values like 1, 94 and 735 (pH × 100) occur"),
-    "FiO2": Rule(0.21, 1.0, closed=True, why="a fraction: room air (0.21) to pure oxygen"),
-    "SaO2": Rule(0.0, 100.0, why="a percentage"),
-    "GCS": Rule(3.0, 15.0, closed=True, why="the Glasgow Coma Scale runs from 3 to 15"),
-    "Weight": Rule(10.0, 350.0, closed=True, why="kg of patients aged 15 or more; 0, 0.6 and 3.4 occur"),
-    # Descriptors (static): -1 means unknown; these rules turn impossible values into unknown as well.
-    "Age": Rule(0.0, 120.0, closed=True, why="years; 90 stands for 90 or older"),
-    "Height": Rule(100.0, 250.0, closed=True, why="cm; 1.8..17.8 and 365.8..431.8 (inches converted twice) occur"),
-}
-ICU_TYPES = {1: "coronary care unit", 2: "cardiac surgery recovery unit", 3: "medical ICU", 4: "surgical ICU"}
-GENDERS = {0: "female", 1: "male"}
-HOURS = 48                      # the challenge's records cover the first 48 h of the stay
-SINCE_CAP_HOURS = 48            # hours since the last observation are capped here (= never observed), then / 48
-_MINUTES = HOURS * 60           # 48:00, the latest time a record holds
-_STATIC_CHANNELS = ("age", "gender_female", "gender_male", "height", "height_missing", "weight", "weight_missing",
-                    *(f"icu_{t.replace(' ', '_').lower()}" for t in ICU_TYPES.values()))
-FEATURES = ("step_present", *(f"value:{v}" for v in VARIABLES), *(f"mask:{v}" for v in VARIABLES),
-            *(f"hours_since:{v}" for v in VARIABLES), *_STATIC_CHANNELS)
-CLASSES = ("survived", "died")
-LAYOUTS = ("auto", "long", "records")
-LONG_HEADER = ("RecordID", "Time", "Parameter", "Value")
-RECORD_HEADER = ("Time", "Parameter", "Value")
-CONTENT = "physionet2012"                       # folder under <data root>/mortality: set-a.csv.gz + Outcomes-a.txt
-INSTALLED_CSV, INSTALLED_OUTCOMES = "set-a.csv.gz", "Outcomes-a.txt"
-SAMPLE_FILE = "mortality-sample.csv.gz"         # package files nnstudy/data/samples/..., long layout
-SAMPLE_OUTCOMES = "mortality-sample-outcomes.csv.gz"
-_V = len(VARIABLES)
-_PARAMS = (*DESCRIPTORS[:5], *VARIABLES)       # every known parameter name; index = code (Weight once)
-_CODE = {p: i for i, p in enumerate(_PARAMS)}
-_WEIGHT = _CODE["Weight"]
-_FIRST_VAR = len(DESCRIPTORS) - 1              # codes from here on are VARIABLES
-_STATIC = ("Age", "Gender", "Height", "ICUType", "Weight")   # columns of MortalityTable.static
-
 
 @dataclass(frozen=True)
 class _Expected:
@@ -180,233 +124,6 @@ class MortalityTable:
 
     def __len__(self) -> int:
         return len(self.record_ids)
-
-
-# ---------------------------------------------------------------------------------------------- low level
-
-def _lines(raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, end, commas) of each line of `raw`, vectorised: `end` excludes the newline and a trailing CR."""
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    if not len(buf):
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    nl = np.flatnonzero(buf == 10)
-    end = nl if buf[-1] == 10 else np.append(nl, len(buf))
-    start = np.concatenate(([0], nl + 1))[:len(end)]
-    end = end - ((end > start) & (buf[np.maximum(end - 1, 0)] == 13))
-    commas = np.flatnonzero(buf == 44)
-    return start, end, np.searchsorted(commas, end) - np.searchsorted(commas, start)
-
-
-def _table(raw: bytes, columns: tuple[str, ...], skip: np.ndarray, name: str,
-           where: Callable[[int], str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """(string columns, 0-based line index of each row) of the CSV bytes `raw`, leaving out blank lines and the
-    lines at the indices `skip` (headers, checked by the caller). Every other line must have len(columns)
-    fields; `name` is the file and `where(line index)` a line, in messages."""
-    start, end, commas = _lines(raw)
-    skipped = np.zeros(len(start), dtype=bool)
-    skipped[skip] = True
-    rows = (end > start) & ~skipped
-    bad = np.flatnonzero(rows & (commas != len(columns) - 1))
-    if len(bad):
-        i = int(bad[0])
-        text = raw[start[i]:end[i]].decode("utf-8", "replace")
-        raise DataError(f"{where(i)}: {commas[i] + 1} fields in {clip(text, 60)!r}, expected {len(columns)} "
-                        f"({','.join(columns)})")
-    try:
-        # All text, no NA guessing and no quoting: every cell is checked below as what the format says it is.
-        # skiprows counts physical lines, blank ones included, as the scan above does.
-        df = pd.read_csv(io.BytesIO(raw), header=None, names=list(columns), dtype=str, na_filter=False,
-                         quoting=csv.QUOTE_NONE, skip_blank_lines=True, skiprows=set(skip.tolist()), engine="c")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{name}: not a UTF-8 text file ({_one_line(e)})") from None
-    except (pd.errors.ParserError, ValueError) as e:
-        raise DataError(f"{name}: not a readable CSV ({_one_line(e)})") from None
-    line = np.flatnonzero(rows)
-    if len(df) != len(line):     # pandas also ends lines at a lone CR, which the scan above does not
-        raise DataError(f"{name}: {len(df):,} rows but {len(line):,} lines; a stray carriage return (\\r) inside "
-                        f"a line?")
-    return df, line
-
-
-def _codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """(code per row, distinct texts): the columns repeat few values, so each is parsed once."""
-    codes, uniques = pd.factorize(column, sort=False)
-    return codes.astype(np.int64), [str(u) for u in uniques]
-
-
-_TIME_RE = re.compile(r"^(\d{1,2}):([0-5]\d)$")
-
-
-def _minutes(column: pd.Series, where_row: Callable[[int], str]) -> np.ndarray:
-    """Minutes since admission of each ``HH:MM`` (00:00 .. 48:00)."""
-    codes, texts = _codes(column)
-    out = np.empty(len(texts), dtype=np.int64)
-    for k, text in enumerate(texts):
-        m = _TIME_RE.match(text)
-        minute = int(m.group(1)) * 60 + int(m.group(2)) if m else -1
-        if not 0 <= minute <= _MINUTES:
-            row = int(np.argmax(codes == k))
-            why = "after 48:00 (records hold the first 48 h)" if m else "not HH:MM"
-            raise DataError(f"{where_row(row)}: Time {clip(text)!r} is {why}")
-        out[k] = minute
-    return out[codes]
-
-
-def _values(column: pd.Series, params: np.ndarray, param_names: list[str],
-            where_row: Callable[[int], str]) -> np.ndarray:
-    codes, texts = _codes(column)
-    parsed = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-
-    def first_row(k: int) -> int:
-        # texts are in order of first appearance, so the first bad text's first row is the first bad row
-        return int(np.argmax(codes == k))
-
-    bad = np.flatnonzero(np.isnan(parsed))
-    if len(bad):
-        row = first_row(bad[0])
-        raise DataError(f"{where_row(row)}: Value {clip(texts[bad[0]])!r} of {param_names[params[row]]} is not a "
-                        f"number")
-    # Measurements are sparse by leaving rows out, never by an empty Value; "inf" or 1e300 would be inf in the
-    # float32 inputs (or poison a training statistic).
-    check_finite(parsed, lambda k: where_row(first_row(k)),
-                 lambda k, _: (f"Value of {param_names[params[first_row(k)]]}", texts[k]))
-    return parsed[codes]
-
-
-@dataclass
-class Rows:
-    """Measurement rows before cleaning: one entry per non-blank data line."""
-
-    record: np.ndarray          # int64 RecordID
-    minute: np.ndarray          # int64 minutes since admission
-    param: np.ndarray           # int64 index into _PARAMS; -1 for an unknown name
-    value: np.ndarray           # float64
-    unknown: dict[str, int]     # unknown parameter → rows
-    where_row: Callable[[int], str]
-
-
-def _rows(record: np.ndarray, df: pd.DataFrame, where_row: Callable[[int], str]) -> Rows:
-    pcodes, pnames = _codes(df["Parameter"])
-    empty = [k for k, p in enumerate(pnames) if not p.strip()]
-    if empty:
-        raise DataError(f"{where_row(int(np.argmax(pcodes == empty[0])))}: Parameter is empty")
-    known = np.array([_CODE.get(p, -1) for p in pnames], dtype=np.int64)
-    counts = np.bincount(pcodes, minlength=len(pnames))
-    unknown = {p: int(counts[k]) for k, p in enumerate(pnames) if known[k] < 0}
-    minute = _minutes(df["Time"], where_row)
-    value = _values(df["Value"], pcodes, pnames, where_row)
-    return Rows(record, minute, known[pcodes], value, unknown, where_row)
-
-
-# ------------------------------------------------------------------------------------------------ reading
-
-def _check_header(first: bytes, expected: tuple[str, ...], where: str) -> None:
-    text = first.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
-    if text != ",".join(expected):
-        raise DataError(f"{where}: line 1: header {clip(text, 60)!r}, expected {','.join(expected)}")
-
-
-def _parse_long(raw: bytes, where: str) -> Rows:
-    """Rows of the long CSV bytes ``RecordID,Time,Parameter,Value`` (the first line is the header; the bytes are
-    text, checked by read_long)."""
-    _check_header(raw.split(b"\n", 1)[0], LONG_HEADER, where)
-    df, line = _table(raw, LONG_HEADER, np.zeros(1, dtype=np.int64), where, lambda i: f"{where}: line {i + 1}")
-
-    def where_row(row: int) -> str:
-        return f"{where}: line {line[row] + 1}"
-
-    return _rows(whole_numbers(df["RecordID"], where_row, "RecordID"), df, where_row)
-
-
-def read_long(path: str | Path) -> Rows:
-    """Rows of one long CSV (``.csv`` or ``.csv.gz``)."""
-    p = Path(path)
-    return _parse_long(_read_file(p), str(p))
-
-
-def _record_files(folder: Path) -> list[tuple[int, Path]]:
-    """(RecordID, file) of each ``<digits>.txt`` in `folder`, by RecordID."""
-    found = sorted((int(f.stem), f) for f in folder.iterdir()
-                   if f.suffix.lower() == ".txt" and whole_number_problem(f.stem) is None and f.is_file())
-    return found
-
-
-def read_records(folder: str | Path) -> Rows:
-    """Rows of the original layout: a folder of ``<RecordID>.txt`` files with ``Time,Parameter,Value`` rows.
-
-    The files are joined into one buffer and parsed in one pass (4,000 files take about a second); a record's id
-    is its file name, and its ``RecordID`` descriptor must agree.
-    """
-    folder = Path(folder)
-    files = _record_files(folder)
-    if not files:
-        raise DataError(f"{folder}: holds no record files <RecordID>.txt")
-    chunks, first_line = [], np.zeros(len(files) + 1, dtype=np.int64)
-    for k, (_, f) in enumerate(files):
-        raw = _read_file(f)
-        _check_header(raw.split(b"\n", 1)[0], RECORD_HEADER, str(f))
-        if not raw.endswith(b"\n"):
-            raw += b"\n"
-        chunks.append(raw)
-        first_line[k + 1] = first_line[k] + raw.count(b"\n")
-    raw = b"".join(chunks)
-
-    def where_line(i: int) -> str:
-        k = int(np.searchsorted(first_line, i, side="right")) - 1
-        return f"{files[k][1]}: line {i - first_line[k] + 1}"
-
-    df, line = _table(raw, RECORD_HEADER, first_line[:-1], str(folder), where_line)   # skip each file's header
-    file_of_row = np.searchsorted(first_line, line, side="right") - 1
-    ids = np.array([r for r, _ in files], dtype=np.int64)
-    return _rows(ids[file_of_row], df, lambda row: where_line(int(line[row])))
-
-
-def records_to_long(folder: str | Path) -> bytes:
-    """The long CSV bytes of a folder of record files: the header ``RecordID,Time,Parameter,Value``, then every
-    file's lines in order (its header dropped, ``<RecordID>,`` prepended, blank lines and CRs removed), files by
-    ascending RecordID. For set-a this is byte for byte ``set-a.csv.gz``'s content."""
-    folder = Path(folder)
-    out = [",".join(LONG_HEADER).encode()]
-    for rid, f in _record_files(folder):
-        raw = _read_file(f)
-        _check_header(raw.split(b"\n", 1)[0], RECORD_HEADER, str(f))
-        prefix = str(rid).encode() + b","
-        out += [prefix + ln.rstrip(b"\r") for ln in raw.split(b"\n")[1:] if ln.strip()]
-    return b"\n".join(out) + b"\n"
-
-
-def read_outcomes(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(RecordIDs, In-hospital_death 0/1) of an Outcomes file, in file order; DataError names file and line."""
-    p = Path(path)
-    lines = _read_file(p).decode("utf-8-sig").splitlines()          # text: checked by _read_file
-    header = [c.strip() for c in lines[0].split(",")]
-    if "RecordID" not in header or "In-hospital_death" not in header:
-        raise DataError(f"{p}: line 1: header {clip(lines[0], 60)!r} lacks RecordID and In-hospital_death (expected "
-                        f"RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death)")
-    i_id, i_death = header.index("RecordID"), header.index("In-hospital_death")
-    ids, deaths, seen = [], [], {}
-    for n, ln in enumerate(lines[1:], start=2):
-        if not ln.strip():
-            continue
-        cells = [c.strip() for c in ln.split(",")]
-        if len(cells) != len(header):
-            raise DataError(f"{p}: line {n}: {len(cells)} fields, expected {len(header)} "
-                            f"({clip(','.join(header))})")
-        problem = whole_number_problem(cells[i_id])
-        if problem is not None:
-            raise DataError(f"{p}: line {n}: RecordID {clip(cells[i_id])!r} is {problem}")
-        if cells[i_death] not in ("0", "1"):
-            raise DataError(f"{p}: line {n}: In-hospital_death {clip(cells[i_death])!r} is not 0 or 1")
-        rid = int(cells[i_id])
-        if rid in seen:
-            raise DataError(f"{p}: line {n}: RecordID {rid} repeats line {seen[rid]}")
-        seen[rid] = n
-        ids.append(rid)
-        deaths.append(int(cells[i_death]))
-    if not ids:
-        raise DataError(f"{p}: no outcome rows under the header")
-    return np.array(ids, dtype=np.int64), np.array(deaths, dtype=np.int64)
 
 
 # ------------------------------------------------------------------------------------- cleaning and binning
@@ -580,9 +297,9 @@ def locate(path: str | Path, layout: str = "auto", outcomes: str | Path | None =
             return "long", longs[0], out or _pick_outcomes([p], longs[0])
         if layout == "long":
             raise DataError(f"{p}: holds no CSV with the header {','.join(LONG_HEADER)}")
-    if not _record_files(p):
+    if not record_files(p):
         sets = sorted(d for d in p.iterdir() if d.is_dir() and d.name.lower().startswith("set-")
-                      and _record_files(d))
+                      and record_files(d))
         if len(sets) == 1:
             return "records", sets[0], out or _pick_outcomes([sets[0], p], sets[0])
         if sets:
@@ -603,102 +320,13 @@ def _load(layout: str, data: str, outcomes: str, stamp: tuple) -> MortalityTable
 
 
 def _load_located(layout: str, data: Path, outcomes: Path) -> MortalityTable:
-    files = [data] if layout == "long" else [f for _, f in _record_files(data)]
+    files = [data] if layout == "long" else [f for _, f in record_files(data)]
     return _load(layout, str(data), str(outcomes), _stamp([*files, outcomes]))
 
 
 def read_mortality(path: str | Path, layout: str = "auto", outcomes: str | Path | None = None) -> MortalityTable:
     """Read, check, clean and bin a challenge set (see :func:`locate` for what `path` may name); cached."""
     return _load_located(*locate(path, layout, outcomes))
-
-
-# ------------------------------------------------------------------------------------------------ scaling
-
-def _moments(x: np.ndarray) -> dict[str, float]:
-    """mean, std (ddof 0) and median of the finite values of `x`; std 1 when it would be 0 or undefined, so a
-    constant channel (MechVent is always 1) is centred but not divided by zero."""
-    x = x[np.isfinite(x)].astype(np.float64)
-    if not len(x):
-        return {"mean": 0.0, "std": 1.0, "median": 0.0, "n": 0}
-    std = float(x.std())
-    return {"mean": float(x.mean()), "std": std if std > 0 else 1.0, "median": float(np.median(x)), "n": len(x)}
-
-
-def fit_stats(table: MortalityTable, index: np.ndarray, fit_on: str) -> dict[str, Any]:
-    """Normalisation statistics of the stays at `index` (the training stays): per variable, mean / std / median
-    of its observed bin values; for Age, Height and admission Weight, of the known values. JSON-ready."""
-    obs, last = table.observed[index], table.last[index]
-    per_var = [_moments(last[:, :, v][obs[:, :, v]]) for v in range(_V)]
-    static = {name.lower(): _moments(table.static[index, _STATIC.index(name)]) for name in ("Age", "Height", "Weight")}
-    return {"fit_on": fit_on, "stays": len(index), "variables": list(VARIABLES),
-            "mean": [s["mean"] for s in per_var], "std": [s["std"] for s in per_var],
-            "median": [s["median"] for s in per_var], "observations": [s["n"] for s in per_var],
-            "static": static, "hours_since_cap": SINCE_CAP_HOURS,
-            "how": "value channels: (bin mean − mean) / std, before the first observation (median − mean) / std; "
-                   "mean, std (ddof 0, 1 when 0) and median of the observed hourly bins of the training stays"}
-
-
-def load_stats(path: str | Path) -> dict[str, Any]:
-    """Normalisation statistics from a run directory (its summary.json), a summary.json, or a JSON file holding
-    the ``normalization`` dict of a mortality dataset's ``info.extra``."""
-    p = Path(path).expanduser().absolute()
-    f = p / "summary.json" if p.is_dir() else p
-    try:
-        raw = f.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{f}: no such file (data.stats names a run directory, its summary.json, or a statistics "
-                        f"JSON)") from None
-    except OSError as e:
-        raise DataError(f"{f}: cannot be read ({e.strerror or e})") from None
-    try:
-        doc = json.loads(check_text(raw, str(f)).decode("utf-8-sig"))   # empty, UTF-16, binary: said as such
-    except ValueError as e:
-        raise DataError(f"{f}: not a readable JSON file ({_one_line(e)})") from None
-    for key in (("data", "info", "normalization"), ("normalization",), ()):
-        found: Any = doc
-        for k in key:
-            found = found.get(k) if isinstance(found, dict) else None
-        if isinstance(found, dict) and "variables" in found:
-            break
-    else:
-        raise DataError(f"{f}: holds no mortality normalisation statistics (data.info.normalization of a run's "
-                        f"summary.json)")
-    if list(found.get("variables", [])) != list(VARIABLES) or any(
-            len(found.get(k, [])) != _V for k in ("mean", "std", "median")):
-        raise DataError(f"{f}: its normalisation statistics are for other variables than the challenge's 37")
-    if not all(k in found.get("static", {}) for k in ("age", "height", "weight")):
-        raise DataError(f"{f}: its normalisation statistics lack static age/height/weight")
-    return found
-
-
-def _inputs(table: MortalityTable, index: np.ndarray, stats: dict[str, Any]) -> torch.Tensor:
-    """float32 (n, 48, F) inputs of the stays at `index`, scaled with `stats`; zeros after each stay's end."""
-    n = len(index)
-    x = np.zeros((n, HOURS, len(FEATURES)), dtype=np.float32)
-    present = np.arange(HOURS)[None, :] < table.lengths[index][:, None]
-    mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
-    fill = (np.asarray(stats["median"]) - mean) / std
-    z = (table.last[index] - mean) / std
-    x[:, :, 1:1 + _V] = np.where(np.isnan(z), fill, z)
-    x[:, :, 1 + _V:1 + 2 * _V] = table.observed[index]
-    x[:, :, 1 + 2 * _V:1 + 3 * _V] = table.since[index] / np.float32(SINCE_CAP_HOURS)
-    x[:, :, 1 + 3 * _V:] = _statics(table.static[index], stats["static"])[:, None, :]
-    x *= present[:, :, None]          # padding: every channel 0, step_present included
-    x[:, :, 0] = present
-    return torch.from_numpy(x)
-
-
-def _statics(raw: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
-    """(n, 11) static channels: z-scored age, height and weight (unknown → the training median, with a flag for
-    height and weight), gender and ICU type one-hot (all 0 when unknown)."""
-    age, gender, height, icu, weight = raw.T
-
-    def z(col: np.ndarray, s: dict[str, float]) -> np.ndarray:
-        return (np.where(np.isnan(col), s["median"], col) - s["mean"]) / s["std"]
-
-    out = [z(age, stats["age"]), gender == 0, gender == 1, z(height, stats["height"]), np.isnan(height),
-           z(weight, stats["weight"]), np.isnan(weight), *(icu == t for t in ICU_TYPES)]
-    return np.stack(out, axis=1).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------ splits
@@ -764,7 +392,7 @@ def build_mortality(name: str, table: MortalityTable, source: str, *, val_fracti
         scale, stats_from = load_stats(stats), str(Path(stats).expanduser().absolute())
 
     def take(idx: torch.Tensor) -> Split:
-        return Split(_inputs(table, idx.numpy(), scale), labels.index_select(0, idx))
+        return Split(model_inputs(table, idx.numpy(), scale), labels.index_select(0, idx))
 
     sizes = {k: len(i) for k, i in parts.items()}
     deaths = {k: int(labels[i].sum()) for k, i in parts.items()}
