@@ -15,10 +15,17 @@ from torch import nn
 
 from ..data.base import Dataset
 
-__all__ = ["Task", "StepResult", "VALUE_LOSSES"]
+__all__ = ["Task", "StepResult", "VALUE_LOSSES", "value_loss"]
 
 # Losses of tasks that predict values (forecasting, regression), by the name a config gives (task.loss).
 VALUE_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+
+
+def value_loss(name: str):
+    """The loss function called `name` in VALUE_LOSSES; ValueError naming the choices otherwise."""
+    if name not in VALUE_LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(VALUE_LOSSES)}")
+    return VALUE_LOSSES[name]
 
 
 class StepResult(NamedTuple):

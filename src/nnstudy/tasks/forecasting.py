@@ -17,11 +17,10 @@ from torch import nn
 
 from ..data.base import Dataset
 from . import register_task
-from .base import VALUE_LOSSES, StepResult, Task
+from .base import StepResult, Task, value_loss
 
 __all__ = ["Forecasting", "smape", "smape_legacy"]
 
-_LOSSES = VALUE_LOSSES
 
 
 def smape(forecast: torch.Tensor, actual: torch.Tensor) -> torch.Tensor:
@@ -46,9 +45,7 @@ class Forecasting(Task):
     mode = "min"
 
     def __init__(self, loss: str = "mse") -> None:
-        if loss not in _LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(_LOSSES)}")
-        self.loss_fn = _LOSSES[loss]
+        self.loss_fn = value_loss(loss)
         self.lo = torch.zeros(1)    # per group: original = scaled · (hi − lo) + lo
         self.hi = torch.ones(1)
 

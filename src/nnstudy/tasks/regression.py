@@ -15,11 +15,10 @@ from torch import nn
 
 from ..data.base import Dataset
 from . import register_task
-from .base import VALUE_LOSSES, StepResult, Task
+from .base import StepResult, Task, value_loss
 
 __all__ = ["Regression"]
 
-_LOSSES = VALUE_LOSSES
 
 
 @register_task("regression")
@@ -31,9 +30,7 @@ class Regression(Task):
     mode = "min"
 
     def __init__(self, loss: str = "mse") -> None:
-        if loss not in _LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(_LOSSES)}")
-        self.loss_fn = _LOSSES[loss]
+        self.loss_fn = value_loss(loss)
         self.mean, self.std = 0.0, 1.0     # original = standardised · std + mean
 
     def setup(self, data: Dataset) -> None:
