@@ -99,7 +99,7 @@ def time_to_accuracy(threads: int, epochs: int) -> dict:
     raw["train"].pop("eval_samples", None)               # the whole test split at every epoch
     with tempfile.TemporaryDirectory() as tmp:
         raw.update({"out_dir": tmp, "name": "tta"})
-        from nnstudy.config import load_config
+        from nnstudy import load_config
         result = train(load_config(raw), progress=True)
         history = pd.read_csv(result.run_dir / "metrics.csv")
     curve = [{"epoch": int(r.epoch), "train_s": float(r.train_seconds), "test_smape": float(r.test_smape),

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from _common import environment, save
-from nnstudy.config import load_config
+from nnstudy import load_config
 from nnstudy.data import build_dataset
 from nnstudy.engine import train
 from nnstudy.models import build_model

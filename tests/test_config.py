@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from nnstudy.config import RunConfig, dump_yaml, load_config
+from nnstudy import load_config
+from nnstudy.config import RunConfig, dump_yaml
 from nnstudy.errors import ConfigError
 
 

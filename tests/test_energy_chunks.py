@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnstudy.config import load_config
+from nnstudy import load_config
 from nnstudy.data import build_dataset
 from nnstudy.engine import train
 from nnstudy.models import build_model

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nnstudy.config import load_config
+from nnstudy import load_config
 from nnstudy.engine import evaluate_run, train
 from nnstudy.engine.loop import TrainingDiverged
 from nnstudy.errors import RunDirError

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nnstudy import load_config
 from nnstudy.cli import main
-from nnstudy.config import load_config
 from nnstudy.engine import train
 from nnstudy.errors import BusyError, DiskFullError
 from nnstudy.locks import DirLock

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from nnstudy.config import load_config
+from nnstudy import load_config
 from nnstudy.data import DATASETS
 from nnstudy.data.base import DataInfo, Dataset, Split
 from nnstudy.engine import train

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 import nnstudy.engine.loop as loop
+from nnstudy import load_config
 from nnstudy.cli import main
-from nnstudy.config import load_config
 from nnstudy.engine import train
 from nnstudy.errors import ConfigError, RunDirError
 from nnstudy.names import check_label, check_name

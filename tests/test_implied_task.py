@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nnstudy import load_config
 from nnstudy.cli import main
-from nnstudy.config import load_config
 from nnstudy.engine import train
 
 ENERGY = ["data.name=energy-sample", "data.subset=64", "train.epochs=1", "train.batch_size=32", "train.threads=1"]

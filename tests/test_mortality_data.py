@@ -400,8 +400,8 @@ def test_trained_run_scores_another_set_from_the_cli(tmp_path, capsys):
     """`nnstudy eval RUN_DIR --on DIR`: every stay of DIR, the run's normalisation and class weights, AUC."""
     from safetensors.torch import load_file
 
+    from nnstudy import load_config
     from nnstudy.cli import main
-    from nnstudy.config import load_config
     from nnstudy.engine import train
     stays, labels = population(n=60, seed=0)
     write_records(tmp_path / "set-a", stays)

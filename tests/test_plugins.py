@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nnstudy.config import load_config
+from nnstudy import load_config
 from nnstudy.engine import train
 from nnstudy.errors import NnstudyError
 

@@ -11,7 +11,8 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from nnstudy.config import dump_yaml, load_config
+from nnstudy import load_config
+from nnstudy.config import dump_yaml
 from nnstudy.data import build_dataset
 from nnstudy.report import build_report
 

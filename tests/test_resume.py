@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from nnstudy.config import load_config
+from nnstudy import load_config
 from nnstudy.engine import train
 from nnstudy.errors import RunDirError
 

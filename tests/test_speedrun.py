@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from nnstudy.config import OptimConfig, load_config
+from nnstudy import load_config
+from nnstudy.config import OptimConfig
 from nnstudy.data.transforms import ImageTransform, random_crop, tta_views
 from nnstudy.engine import loop, train
 from nnstudy.engine.lookahead import Lookahead

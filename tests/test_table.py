@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from nnstudy import load_config
 from nnstudy.cli import main
-from nnstudy.config import load_config
 from nnstudy.engine import train
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "nnstudy" / "data" / "samples"

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 # Public API, imported on first use so that `import nnstudy` (and the CLI's start) stays light.
 _API = {
-    "load_config": "nnstudy.config", "RunConfig": "nnstudy.config",
+    "load_config": "nnstudy.resolution", "resolve": "nnstudy.resolution", "RunConfig": "nnstudy.config",
     "train": "nnstudy.engine", "evaluate": "nnstudy.engine", "evaluate_run": "nnstudy.engine",
     "evaluate_weights": "nnstudy.engine",
     "build_model": "nnstudy.models", "list_models": "nnstudy.models", "count_params": "nnstudy.models",

@@ -81,16 +81,18 @@ def _parse_shape(text: str) -> tuple[int, ...]:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .engine.build import build_model_from_config
+    from .engine.build import build_model
     from .measure import summarize
+    from .resolution import load_config
     overrides = [o if o.startswith(("model.", "imports=")) or "." in o.split("=", 1)[0] else f"model.{o}"
                  for o in args.overrides]
-    cfg = load_config(args.model, overrides)
     if args.input:
-        cfg.model.input_shape = _parse_shape(args.input)
-    model = build_model_from_config(cfg)
-    shape = tuple(getattr(cfg.model, "input_shape", None) or ())
+        overrides.append(f"model.input_shape={list(_parse_shape(args.input))}")
+    cfg = load_config(args.model, overrides)
+    model = build_model(cfg)
+    from .models import MODELS
+    shape = tuple(cfg.model.model_extra.get("input_shape") or MODELS.get(cfg.model.name).defaults().get("input_shape")
+                  or ())
     if not shape:
         raise NnstudyError(f"model {cfg.model.name!r}: give the input size with --input, e.g. --input 3x32x32")
     try:
@@ -138,7 +140,8 @@ def _fmt_tuple(value: Any) -> str:
 # ------------------------------------------------------------------------------------------------------ train
 
 def _config_from(target: str, overrides: list[str]):
-    from .config import apply_overrides, config_to_dict, load_config
+    from .config import apply_overrides, config_to_dict
+    from .resolution import load_config
     path = Path(target)
     if path.is_dir():   # a run directory: continue it (with --resume) under its own name
         from .runs import RunDir
@@ -152,8 +155,8 @@ def _config_from(target: str, overrides: list[str]):
 def _study_cell(args: argparse.Namespace):
     """`nnstudy train STUDY --variant NAME [--seed S]`: the run config of one cell of a study, named
     STUDY-VARIANT__sSEED under out_dir (runs/) unless --name says otherwise."""
-    from .config import load_config
     from .names import check_name
+    from .resolution import load_config
     from .study import load_study_spec
     from .study.spec import run_name
     spec = load_study_spec(args.target, args.overrides, mode="quick" if args.quick else args.mode)
@@ -186,8 +189,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                            f"[--seed S], or all of it with `nnstudy run {args.target}`")
     else:
         cfg = _config_from(args.target, args.overrides)
-    if args.name is not None:
-        cfg.name = args.name
+    from .names import check_name
+    from .runs import named
+    cfg = named(cfg if args.name is None else cfg.model_copy(update={"name": check_name(args.name)}))
     try:
         result = train(cfg, resume=args.resume, progress=not args.quiet)
     except DiskFullError as e:
@@ -367,8 +371,8 @@ QUICKSTART_MODELS: list[tuple[str, int, list[str]]] = [
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    from .config import load_config
     from .engine import train
+    from .resolution import load_config
     out_dir = Path(args.out_dir) / f"quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
     out().print(f"nnstudy quickstart: {len(QUICKSTART_MODELS)} small models on the bundled CIFAR-10 sample "
               f"(2,000 train / 500 test images), on the CPU or GPU found.")

@@ -1,19 +1,17 @@
-"""Typed run config: model / data / optim / train parts, loaded from YAML and overridden by dotted key=value.
+"""Typed run config: model / data / optim / train / task parts, read from YAML and overridden by dotted key=value.
 
-    cfg = load_config("tutorial_cnn", ["optim.lr=0.01", "model.act=tanh"])
+    cfg = parse_config("tutorial_cnn", ["optim.lr=0.01", "model.act=tanh"])
 
-The ``model`` and ``data`` parts carry a registry name plus that builder's keyword arguments; those are checked
-against the builder's signature (names and type annotations), so ``model.widht=2`` is an error that suggests
-``model.width``. Every mistake is a one-line :class:`ConfigError` naming the key, what was expected and the
-closest valid key.
+This module is the schema, YAML reading and overrides only: it knows no registry. The ``model``, ``data`` and
+``task`` parts carry a name plus that builder's keyword arguments, which :func:`nnstudy.resolution.resolve` checks
+against the builder's signature (``model.widht=2`` suggests ``model.width``) and completes into a new config.
+Every mistake is a one-line :class:`ConfigError` naming the key, what was expected and the closest valid key.
 """
 from __future__ import annotations
 
-import inspect
-import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -21,20 +19,19 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveFloat,
+    PrivateAttr,
     StrictBool,
     StrictInt,
-    TypeAdapter,
     ValidationError,
     field_validator,
 )
 
-from .errors import ConfigError, clip
+from .errors import ConfigError, clip, closest, expected_text
 from .io import read_user_text
 from .names import check_name
-from .registry import Registry, closest
 
-__all__ = ["RunConfig", "ModelConfig", "DataConfig", "TaskConfig", "OptimConfig", "TrainConfig", "load_config",
-           "apply_overrides", "resolve_builder_args", "config_to_dict"]
+__all__ = ["RunConfig", "ModelConfig", "DataConfig", "TaskConfig", "OptimConfig", "TrainConfig", "parse_config",
+           "apply_overrides", "config_to_dict", "read_yaml"]
 
 
 # Strict where a wrong type would silently change the run: `batch_size: true` must not train at batch 1, nor
@@ -44,28 +41,29 @@ Float = Annotated[float, Field(strict=True, allow_inf_nan=False)]   # `lr: .inf`
 Bool = StrictBool
 
 
+# Frozen: a config is resolved once into a new object (nnstudy.resolution.resolve) and never changed in place.
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelConfig(BaseModel):
     """A registered model name plus its builder's keyword arguments (checked against the builder)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", frozen=True)
     name: str
 
 
 class DataConfig(BaseModel):
     """A registered dataset name plus its builder's keyword arguments (checked against the builder)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", frozen=True)
     name: str = "cifar10"
 
 
 class TaskConfig(BaseModel):
     """A registered task name plus its constructor's keyword arguments (e.g. label_smoothing)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", frozen=True)
     name: str | None = None   # None: the task the dataset implies (DataInfo.task; classification for most)
 
 
@@ -123,29 +121,29 @@ class RunConfig(_Part):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     task: TaskConfig = Field(default_factory=TaskConfig)
+    # how far nnstudy.resolution.resolve has taken this config: "parsed" (the schema only), "checked" (builder arguments
+    # checked), "complete" (every builder default and what the dataset implies filled in)
+    _stage: str = PrivateAttr("parsed")
+
+    @property
+    def stage(self) -> str:
+        return self._stage
+
+    def with_stage(self, stage: str) -> "RunConfig":
+        """This config marked as resolved to `stage` (for nnstudy.resolution only)."""
+        self._stage = stage   # private, not a field: the config's values stay as they were
+        return self
 
 
 # --------------------------------------------------------------------------------------------------- loading
 
-def load_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = (),
-                *, check_builders: bool = True) -> RunConfig:
-    """A validated RunConfig from a YAML file, a registered model name or a dict, plus dotted overrides."""
+def parse_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """A RunConfig from a YAML file, a model name or a dict, plus dotted overrides: the schema checked, builder
+    arguments not yet (nnstudy.resolution.resolve knows the registries; nnstudy.load_config does both)."""
     raw = _read_source(source)
     apply_overrides(raw, overrides)
     is_file = isinstance(source, Path) or (isinstance(source, str) and Path(source).is_file())
-    cfg = _validate(raw, origin=str(source) if is_file else "config")
-    if cfg.imports:
-        from .plugins import import_modules  # runs the user's code: see docs/your-own-model.md
-        import_modules(cfg.imports)
-    if check_builders:
-        from .data import DATASETS
-        from .models import MODELS
-        from .tasks import TASKS
-        resolve_builder_args(cfg.model, MODELS, "model")
-        resolve_builder_args(cfg.data, DATASETS, "data")
-        if cfg.task.name is not None:   # else known once the dataset is built (engine.build.resolve_config)
-            resolve_builder_args(cfg.task, TASKS, "task")
-    return cfg
+    return _validate(raw, origin=str(source) if is_file else "config")
 
 
 def _read_source(source: str | Path | dict | None) -> dict:
@@ -286,23 +284,6 @@ def _all_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     return keys
 
 
-def _expected(err: dict) -> str:
-    kind = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    if kind == "literal_error":
-        return f"one of {ctx.get('expected')}"
-    bounds = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
-    if kind.startswith(("greater", "less")):
-        return "a value " + " and ".join(f"{sym} {ctx[k]}" for k, sym in bounds.items() if k in ctx)
-    names = {"float_parsing": "a number", "float_type": "a number", "int_parsing": "an integer",
-             "int_type": "an integer", "int_from_float": "an integer", "bool_parsing": "true or false",
-             "bool_type": "true or false", "string_type": "a string", "dict_type": "a mapping",
-             "tuple_type": "a list", "missing": "a value", "too_short": "more items",
-             "too_long": "fewer items", "finite_number": "a finite number",
-             "model_type": "a mapping", "list_type": "a list"}
-    return names.get(kind, err["msg"].lower())
-
-
 def _validate(raw: dict, origin: str) -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
@@ -318,72 +299,7 @@ def _validate(raw: dict, origin: str) -> RunConfig:
         if err["type"] == "missing" and key == "model":
             raise ConfigError(f"{origin}: no model given (set model.name, or pass a model name)") from None
         value = err.get("input")
-        raise ConfigError(f"{origin}: {key}={clip(value, quote=True)}: expected {_expected(err)}") from None
-
-
-def resolve_builder_args(part: BaseModel, registry: Registry, section: str) -> dict[str, Any]:
-    """Check a model/data part's extra keys against its builder's signature; coerce them to the annotated types.
-
-    Returns the keyword arguments (coerced values written back into `part`).
-    """
-    entry = registry.get(part.name)
-    params = _builder_params(entry.builder)
-    given = dict(part.model_extra or {})
-    out: dict[str, Any] = {}
-    for key, value in given.items():
-        if key not in params:
-            hint = closest(key, list(params))
-            tip = f"; did you mean '{section}.{hint}'?" if hint else ""
-            valid = ", ".join(params) or "none"
-            raise ConfigError(f"unknown key '{section}.{key}' for {section} {part.name!r}{tip} "
-                              f"(valid: {valid})")
-        ann = params[key].annotation
-        if ann is inspect.Parameter.empty:
-            out[key] = value
-            continue
-        try:
-            out[key] = TypeAdapter(ann).validate_python(value)
-            _same_kinds(value, out[key])
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ConfigError(f"{section}.{key}={clip(value, quote=True)}: expected {_type_name(ann)}"
-                              f" ({_expected(err)})") from None
-        except TypeError as e:
-            raise ConfigError(f"{section}.{key}={clip(value, quote=True)}: expected {_type_name(ann)} ({e})") from None
-        setattr(part, key, out[key])
-    return out
-
-
-def _same_kinds(given: Any, coerced: Any) -> None:
-    """TypeError where lax validation changed a value's kind: true became 1, 1 became true, "3" became 3.
-
-    A builder's annotation may be any type (tuples from YAML lists, unions), so validation stays lax; this check
-    keeps it from turning booleans into numbers and back.
-    """
-    if isinstance(given, (list, tuple)) and isinstance(coerced, (list, tuple)):
-        for g, c in zip(given, coerced):
-            _same_kinds(g, c)
-    elif isinstance(given, bool) != isinstance(coerced, bool):
-        raise TypeError("true or false" if isinstance(coerced, bool) else "a number, not true/false")
-    elif isinstance(given, str) and isinstance(coerced, (int, float)) and not isinstance(coerced, bool):
-        raise TypeError("a number, not a quoted string")
-    elif isinstance(coerced, float) and not math.isfinite(coerced):
-        raise TypeError("a finite number")
-
-
-def _builder_params(fn: Callable) -> dict[str, inspect.Parameter]:
-    sig = inspect.signature(fn, eval_str=True)
-    return {n: p for n, p in sig.parameters.items()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-
-
-def _type_name(ann: Any) -> str:
-    return getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
-
-
-def builder_defaults(fn: Callable) -> dict[str, Any]:
-    """The builder's keyword defaults (for the resolved config written into a run directory)."""
-    return {n: p.default for n, p in _builder_params(fn).items() if p.default is not inspect.Parameter.empty}
+        raise ConfigError(f"{origin}: {key}={clip(value, quote=True)}: expected {expected_text(err)}") from None
 
 
 def config_to_dict(cfg: RunConfig) -> dict:

@@ -4,9 +4,11 @@ Anything else that escapes is a bug in nnstudy and keeps its traceback.
 """
 from __future__ import annotations
 
+import difflib
 import reprlib
 
-__all__ = ["clip", "MESSAGE_LIMIT", "NnstudyError", "ConfigError", "RegistryError", "DataError", "CheckpointError",
+__all__ = ["clip", "closest", "expected_text", "MESSAGE_LIMIT",
+           "NnstudyError", "ConfigError", "RegistryError", "DataError", "CheckpointError",
            "RunDirError",
            "BusyError", "DiskFullError", "EXIT_BAD_INPUT", "EXIT_RUNS_FAILED", "EXIT_TRY_AGAIN"]
 
@@ -32,6 +34,30 @@ def clip(value: object, limit: int = VALUE_LIMIT, quote: bool = False) -> str:
     text = value if isinstance(value, str) and not quote else _SHORT_REPR.repr(value)
     text = " ".join(text.split()) if len(text) < 10 * limit else " ".join(text[:10 * limit].split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def closest(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The closest of `choices` to `word` (for "did you mean"), or None when nothing is reasonably close."""
+    hits = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return hits[0] if hits else None
+
+
+def expected_text(err: dict) -> str:
+    """What a pydantic validation error (one item of ``ValidationError.errors()``) expected, in words."""
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    bounds = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+    if kind.startswith(("greater", "less")):
+        return "a value " + " and ".join(f"{sym} {ctx[k]}" for k, sym in bounds.items() if k in ctx)
+    names = {"float_parsing": "a number", "float_type": "a number", "int_parsing": "an integer",
+             "int_type": "an integer", "int_from_float": "an integer", "bool_parsing": "true or false",
+             "bool_type": "true or false", "string_type": "a string", "dict_type": "a mapping",
+             "tuple_type": "a list", "missing": "a value", "too_short": "more items",
+             "too_long": "fewer items", "finite_number": "a finite number",
+             "model_type": "a mapping", "list_type": "a list"}
+    return names.get(kind, str(err.get("msg", "")).lower())
 
 
 class NnstudyError(Exception):

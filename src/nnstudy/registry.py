@@ -6,23 +6,17 @@ installed packages declare in the group ``nnstudy.<kind>s`` (:mod:`nnstudy.plugi
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from .errors import RegistryError, clip
+from .arguments import bind_arguments, defaults
+from .errors import RegistryError, clip, closest
 
 __all__ = ["Registry", "Entry", "closest"]
 
 T = TypeVar("T", bound=Callable[..., Any])
-
-
-def closest(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
-    """The closest of `choices` to `word`, or None when nothing is reasonably close."""
-    hits = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
-    return hits[0] if hits else None
 
 
 @dataclass(frozen=True)
@@ -38,6 +32,15 @@ class Entry(Generic[T]):
     @property
     def signature(self) -> inspect.Signature:
         return inspect.signature(self.builder)
+
+    def bind(self, given: dict[str, Any], section: str) -> dict[str, Any]:
+        """`given` keyword arguments checked against the builder's signature and coerced to its annotations (a
+        new dict); one-line ConfigError naming '<section>.<key>' otherwise."""
+        return bind_arguments(self.builder, given, section, self.name)
+
+    def defaults(self) -> dict[str, Any]:
+        """The builder's keyword defaults."""
+        return defaults(self.builder)
 
     def source(self) -> dict[str, Any]:
         """Where the builder comes from (for the run directory): nnstudy's zoo, or its module, package, version."""

@@ -23,13 +23,13 @@ from typing import Any
 
 import yaml
 
-from .config import RunConfig, config_to_dict, dump_yaml, load_config
+from .config import RunConfig, config_to_dict, dump_yaml, parse_config
 from .errors import RunDirError, clip
 from .io import TMP_GLOB, write_json, write_text
 from .locks import LOCK_NAME, DirLock
 from .names import check_name
 
-__all__ = ["RunDir", "prepare_run_dir", "default_run_name", "first_difference", "RESUME_MAY_CHANGE"]
+__all__ = ["RunDir", "prepare_run_dir", "named", "default_run_name", "first_difference", "RESUME_MAY_CHANGE"]
 
 
 class RunDir:
@@ -82,9 +82,10 @@ class RunDir:
         return bool(s) and s.get("status") == "finished"
 
     def read_config(self) -> RunConfig:
+        """The run's config as recorded (the schema checked; resolve it to build anything from it)."""
         if not self.config_path.is_file():
             raise RunDirError(f"{self.path}: not a run directory (no config.yaml)")
-        return load_config(self.config_path)
+        return parse_config(self.config_path)
 
     def write_config(self, cfg: RunConfig) -> None:
         write_text(self.config_path, dump_yaml(cfg))
@@ -109,18 +110,22 @@ def default_run_name(cfg: RunConfig) -> str:
     return re.sub(r'[/\\<>:"|?*$`\s]', "_", name)[:200]   # model and data names are not checked as names
 
 
+def named(cfg: RunConfig) -> RunConfig:
+    """`cfg` with its run name (a new config, named by default_run_name when it has none)."""
+    return cfg if cfg.name is not None else cfg.model_copy(update={"name": check_name(default_run_name(cfg))})
+
+
 def prepare_run_dir(cfg: RunConfig, resume: bool) -> tuple[RunDir, bool]:
-    """The run directory for `cfg`, locked by this process (call ``run.unlock()`` when done), and whether it
-    continues an earlier attempt (resume).
+    """The run directory for `cfg` (named: see :func:`named`), locked by this process (call ``run.unlock()`` when
+    done), and whether it continues an earlier attempt (resume).
 
     A finished run is never overwritten; an unfinished one is continued only with resume=True, and only with
     the same config. The directory is identified by itself: where it lies and how its path is spelled
     (absolute, relative, moved) do not matter.
     """
-    name = check_name(cfg.name or default_run_name(cfg))
     if cfg.name is None:
-        cfg.name = name
-    run = RunDir(Path(cfg.out_dir) / name)
+        raise ValueError("prepare_run_dir needs a named config (runs.named)")
+    run = RunDir(Path(cfg.out_dir) / check_name(cfg.name))
     if run.path.is_file():
         raise RunDirError(f"{run.path}: is a file, not a run directory; choose another name=")
     run.lock()

@@ -7,10 +7,11 @@ from typing import Any
 
 import torch
 
-from ..config import RunConfig, load_config
+from ..config import RunConfig, apply_overrides, config_to_dict
 from ..errors import ConfigError, RunDirError
-from ..runs import RunDir, prepare_run_dir
-from .build import build_data, build_parts
+from ..resolution import load_config, resolve
+from ..runs import RunDir, named, prepare_run_dir
+from .build import build_parts
 from .checkpoint import load_weights, save_weights
 from .device import pick_device, seed_everything, set_threads, use_channels_last
 from .loop import RunResult, evaluate, finished_summary, save_predictions
@@ -20,10 +21,11 @@ __all__ = ["evaluate_run", "evaluate_weights", "weights_run"]
 
 def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False):
     """(test metrics, predictions or None, parts, device, seconds) of `weights` loaded into cfg's model."""
+    cfg = resolve(cfg)
     set_threads(cfg.train.threads)
     device = pick_device(cfg.train.device)
     seed_everything(cfg.train.seed)
-    parts = build_parts(cfg, build_data(cfg))
+    parts = build_parts(cfg)
     load_weights(parts.model, weights)
     parts.model.to(device)
     channels_last = use_channels_last(cfg.train.channels_last, parts.model)
@@ -41,6 +43,7 @@ def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
     config.yaml, model.safetensors, predictions and a summary with test metrics only (no epochs)."""
     weights = Path(weights)
     metrics, preds, parts, device, seconds = _evaluate_with(cfg, weights, keep_predictions=True)
+    cfg = named(parts.config)
     run, _ = prepare_run_dir(cfg, resume=True)
     try:
         run.write_config(cfg)
@@ -90,20 +93,17 @@ def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (
         raise RunDirError(f"{run.path}: not a run directory (no config.yaml)")
     if not run.weights_path.is_file():
         raise RunDirError(f"{run.path}: has no model.safetensors yet (the run has not finished an epoch)")
-    cfg = run.read_config()
+    cfg = resolve(run.read_config())   # imports the run's own modules (its model may be the user's)
     summary = run.summary() or {}
     # `data.path=DIR` among the overrides means what --on means: score all of DIR with the run's statistics
     paths = [o for o in overrides if o.startswith("data.path=")]
     if paths and on is None:
         on, overrides = paths[-1].partition("=")[2], [o for o in overrides if o not in paths]
-    overrides = [*_scoring_overrides(cfg, run, data, on), *overrides]
-    if overrides:
-        from ..config import apply_overrides, config_to_dict
-        cfg = load_config(apply_overrides(config_to_dict(cfg), overrides))
+    raw = apply_overrides(config_to_dict(cfg), [*_scoring_overrides(cfg, run, data, on), *overrides])
     # what the task fitted on the run's training split (e.g. balanced class weights) is reused, not refitted on
     # whatever is being scored
-    for key, value in (summary.get("task_fitted") or {}).items():
-        setattr(cfg.task, key, value)
+    raw["task"].update(summary.get("task_fitted") or {})
+    cfg = load_config(raw)
     metrics, _, parts, _, _ = _evaluate_with(cfg, run.weights_path)
     recorded = {k: v for k, v in (summary.get("metrics") or {}).items() if k.startswith("test_")}
     return {"metrics": metrics, "recorded": recorded if not (data or on) else {},

@@ -25,9 +25,10 @@ from ..errors import ConfigError, NnstudyError, RunDirError, clip
 from ..io import disk_full_error, is_disk_full, write_bytes
 from ..measure import environment, peak_memory_mb, reset_peak_memory, summarize
 from ..models import count_params
-from ..runs import RESUME_MAY_CHANGE, RunDir, first_difference, prepare_run_dir
+from ..resolution import resolve, sources
+from ..runs import RESUME_MAY_CHANGE, RunDir, first_difference, named, prepare_run_dir
 from ..tasks import Task
-from .build import build_data, build_parts, sources
+from .build import build_parts
 from .checkpoint import (
     fit_optimizer_state,
     fit_state_dict,
@@ -155,11 +156,12 @@ class _Trainer:
     """State of one run in progress; `run()` trains, selects on validation, tests once, writes the summary."""
 
     def __init__(self, cfg: RunConfig, resume: bool, progress: bool) -> None:
-        self.cfg = cfg
+        cfg = named(resolve(cfg))   # checked before anything is built
         set_threads(cfg.train.threads)
         self.device = pick_device(cfg.train.device)
         seed_everything(cfg.train.seed)
-        parts = build_parts(cfg, build_data(cfg))
+        parts = build_parts(cfg)
+        self.cfg = cfg = parts.config   # complete: what config.yaml records
         self.data, self.task = parts.data, parts.task
         # In-training evaluations (validation each epoch / every N steps, test curves) may use a fixed subset:
         # the same samples for every run and seed (seeded 0), so curves and selections compare. The final test
@@ -487,7 +489,7 @@ def train(cfg: RunConfig, *, resume: bool = False, progress: bool = True) -> Run
     try:
         return trainer.run()
     except TrainingDiverged as e:
-        trainer.run_dir.write_summary({"status": "failed", "name": cfg.name, "error": str(e),
+        trainer.run_dir.write_summary({"status": "failed", "name": trainer.cfg.name, "error": str(e),
                                        "attempts": trainer.attempts, "history": trainer.history})
         raise
     except OSError as e:   # e.g. creating a folder; the files themselves are written by io.atomic_path

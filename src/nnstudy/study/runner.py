@@ -23,13 +23,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..config import load_config, read_yaml
+from ..config import read_yaml
 from ..engine import train, weights_run
 from ..engine.build import build_data
 from ..errors import BusyError, DiskFullError, NnstudyError, RunDirError, clip
 from ..io import disk_full_error, is_disk_full, write_json, write_text
 from ..locks import LOCK_NAME, DirLock
 from ..names import check_name
+from ..resolution import load_config
 from ..runs import RunDir, first_difference
 from .executor import Job, JobResult, make_executor, threads_per_worker
 from .spec import StudySpec, Variant, run_name

@@ -25,10 +25,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
-from ..config import apply_overrides, load_config, read_yaml
+from ..config import apply_overrides, read_yaml
 from ..errors import ConfigError, NnstudyError, clip
 from ..names import check_label, check_name
 from ..registry import closest
+from ..resolution import load_config
 
 __all__ = ["StudySpec", "Variant", "ReportSpec", "load_study_spec", "builtin_studies", "run_name",
            "split_variant_names"]
@@ -240,11 +241,11 @@ def _check_configs(spec: StudySpec) -> None:
     runs: a typo fails in a second, not an hour in."""
     import torch
 
-    from ..engine.build import build_model_from_config
+    from ..engine.build import build_model
     for variant in spec.expand():
         try:
             with torch.device("meta"):
-                build_model_from_config(load_config(spec.run_config(variant, spec.seeds[0])))
+                build_model(load_config(spec.run_config(variant, spec.seeds[0])))
         except NnstudyError as e:
             raise ConfigError(f"study {spec.name!r}, variant {variant.name!r}: {e}") from None
 
