@@ -17,6 +17,7 @@ _API = {
     "evaluate_weights": "nnstudy.engine",
     "build_model": "nnstudy.models", "list_models": "nnstudy.models", "count_params": "nnstudy.models",
     "build_dataset": "nnstudy.data",
+    "Study": "nnstudy.api", "StudyResults": "nnstudy.api", "run_study": "nnstudy.api",
     "NnstudyError": "nnstudy.errors",
 }
 __all__ = ["__version__", *_API]

@@ -155,14 +155,11 @@ def _config_from(target: str, overrides: list[str]):
 def _study_cell(args: argparse.Namespace):
     """`nnstudy train STUDY --variant NAME [--seed S]`: the run config of one cell of a study, named
     STUDY-VARIANT__sSEED under out_dir (runs/) unless --name says otherwise."""
-    from .names import check_name
     from .resolution import load_config
     from .study import load_study_spec
-    from .study.spec import run_name
     spec = load_study_spec(args.target, args.overrides, mode="quick" if args.quick else args.mode)
     variant, seed, config = spec.cell(args.variant, args.seed)
-    stem = spec.name if spec.mode == "full" else f"{spec.name}-{spec.mode}"
-    config.setdefault("name", check_name(f"{stem}-{run_name(variant.name, seed)}"[:255]))
+    config.setdefault("name", spec.cell_name(variant.name, seed))
     return load_config(config)
 
 

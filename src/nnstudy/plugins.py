@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from .errors import RegistryError, clip
 
-__all__ = ["is_import_path", "import_object", "import_modules", "entry_point_builders", "source_of"]
+__all__ = ["is_import_path", "import_object", "import_path_of", "import_modules", "entry_point_builders",
+           "source_of"]
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -52,6 +53,21 @@ def import_object(path: str, kind: str) -> Callable[..., Any]:
     if not callable(obj):
         raise RegistryError(f"{what}: {qualname!r} is a {type(obj).__name__}, not a class or function")
     return obj
+
+
+def import_path_of(obj: Any) -> str | None:
+    """`module:qualname` of a class or function when importing that path gives `obj` back (not for what lives in
+    __main__, a notebook or a function's locals); None otherwise."""
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not module or not qualname or module == "__main__" or "<" in qualname:
+        return None
+    path = f"{module}:{qualname}"
+    if not is_import_path(path):
+        return None
+    try:
+        return path if import_object(path, "object") is obj else None
+    except RegistryError:
+        return None
 
 
 def import_modules(modules: list[str] | tuple[str, ...]) -> None:

@@ -27,7 +27,8 @@ class Entry(Generic[T]):
     builder: T
     description: str
     tags: tuple[str, ...] = field(default=())
-    how: str = "registered"     # registered, import path, or entry point GROUP
+    how: str = "registered"     # registered, import path, entry point GROUP, or python object
+    origin: Any = None          # for a python object: the object the user gave (a class, function or dataset)
 
     @property
     def signature(self) -> inspect.Signature:
@@ -47,6 +48,12 @@ class Entry(Generic[T]):
         if self.how == "registered" and getattr(self.builder, "__module__", "").startswith("nnstudy."):
             return {"how": "nnstudy"}
         from .plugins import source_of
+        if self.how == "python object":   # gone with the session that gave it: a later eval must give it again
+            note = {"note": "given as a Python object in the session that ran it"}
+            if callable(self.origin):
+                return {**source_of(self.origin, self.how), **note}
+            return {"how": self.how, "object": f"{type(self.origin).__name__} {self.name!r}",   # e.g. a Dataset
+                    "source": str(getattr(self.origin, "source", "") or ""), **note}
         return source_of(self.builder, self.how)
 
 
@@ -103,6 +110,27 @@ class Registry(Generic[T]):
             entry = Entry(name, fn, _first_line(fn), how=f"entry point {self.group}")
         self._external[name] = entry
         return entry
+
+    def name_of(self, obj: Any, builder: Callable[..., Any] | None = None) -> str:
+        """The name a config carries for `obj`, a builder given as a Python object rather than by name: its import
+        path when importing that gives the same object back (then worker processes and a later ``nnstudy eval``
+        find it too), else a name registered for this Python session (the object's own name, made unique).
+        `builder` builds from `obj` when `obj` is not itself the builder (a dataset already built)."""
+        from .plugins import import_path_of
+        if builder is None and (path := import_path_of(obj)):
+            return path
+        for entry in self._entries.values():
+            if entry.how == "python object" and entry.origin is obj:
+                return entry.name
+        base = str(getattr(obj, "__name__", None) or getattr(obj, "name", None) or type(obj).__name__)
+        base = base.replace("<locals>.", "").replace("<", "").replace(">", "") or self.kind
+        name, n = base, 1
+        while name in self._entries or name in self._external:
+            n += 1
+            name = f"{base}-{n}"
+        fn = builder or obj
+        self._entries[name] = Entry(name, fn, _first_line(obj), how="python object", origin=obj)
+        return name
 
     def names(self, pattern: str | None = None) -> list[str]:
         """Sorted names (registered, and the entry points installed packages declare), optionally filtered by a

@@ -16,6 +16,7 @@ others; its entries come first.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from importlib import resources
@@ -159,6 +160,11 @@ class StudySpec(_Strict):
             raise ConfigError(f"study {self.name!r} has no seed {seed} (seeds: {', '.join(map(str, self.seeds))})")
         return chosen, seed, self.run_config(chosen, seed)
 
+    def cell_name(self, variant: str, seed: int) -> str:
+        """The run name of one cell trained alone: STUDY[-MODE]-VARIANT__sSEED."""
+        stem = self.name if self.mode == "full" else f"{self.name}-{self.mode}"
+        return check_name(f"{stem}-{run_name(variant, seed)}"[:255])
+
     def run_config(self, variant: Variant, seed: int) -> dict[str, Any]:
         """The run config dict of one (variant, seed), validated."""
         return apply_overrides(_copy(self.base), [f"{k}={_yaml_scalar(v)}" for k, v in variant.overrides.items()]
@@ -192,19 +198,16 @@ def builtin_studies() -> dict[str, Path]:
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
 
 
-def load_study_spec(source: str | Path, overrides: list[str] | tuple[str, ...] = (), *, seeds: int | None = None,
-                    mode: str | None = None, weights: dict[str, str] | None = None) -> StudySpec:
-    """A study from a built-in name or a YAML file; `mode` applies a named override set (e.g. "quick"),
-    `overrides` (dotted key=value) apply to the base run config, `seeds` = N uses seeds 0..N-1."""
-    known = builtin_studies()
-    path = Path(source)
-    if str(source) in known:
-        path = known[str(source)]
-    elif not path.is_file():
-        hint = closest(str(source), list(known))
-        raise ConfigError(f"unknown study {str(source)!r}: not a built-in study nor a file"
-                          + (f"; did you mean {hint!r}?" if hint else "; see `nnstudy studies`"))
-    raw = read_yaml(path, ConfigError)
+def load_study_spec(source: str | Path | dict, overrides: list[str] | tuple[str, ...] = (), *,
+                    seeds: int | None = None, mode: str | None = None,
+                    weights: dict[str, str] | None = None) -> StudySpec:
+    """A study from a built-in name, a YAML file or a dict of the same content; `mode` applies a named override set
+    (e.g. "quick"), `overrides` (dotted key=value) apply to the base run config, `seeds` = N uses seeds 0..N-1."""
+    if isinstance(source, dict):
+        raw, path = copy.deepcopy(source), "study"
+    else:
+        path = _study_file(source)
+        raw = read_yaml(path, ConfigError)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with name, base, and axes")
     try:
@@ -234,6 +237,17 @@ def load_study_spec(source: str | Path, overrides: list[str] | tuple[str, ...] =
         spec.seeds = list(range(seeds))
     _check_configs(spec)
     return spec
+
+
+def _study_file(source: str | Path) -> Path:
+    known = builtin_studies()
+    if str(source) in known:
+        return known[str(source)]
+    if not Path(source).is_file():
+        hint = closest(str(source), list(known))
+        raise ConfigError(f"unknown study {clip(str(source), quote=True)}: not a built-in study nor a file"
+                          + (f"; did you mean {hint!r}?" if hint else "; see `nnstudy studies`"))
+    return Path(source)
 
 
 def _check_configs(spec: StudySpec) -> None:
