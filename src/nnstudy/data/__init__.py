@@ -41,4 +41,4 @@ def dataset_names(pattern: str | None = None) -> list[str]:
 
 
 # Importing the dataset modules registers their builders and download sources.
-from . import cifar10, energy, image_folder, mimic3, mortality, seizure, table  # noqa: E402,F401
+from . import cifar10, energy, image_folder, mimic3, mortality, seizure, series, table  # noqa: E402,F401

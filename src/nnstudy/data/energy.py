@@ -1,5 +1,5 @@
 """PJM hourly energy consumption: the 12 regional CSVs (read and cleaned by energy_clean.py) as next-hour
-forecasting datasets (windows are views.WindowView).
+forecasting datasets (windows and chunks built by windows.py, shared with the `series` dataset).
 
 Registers two datasets (SPEC E, the FloydHub "GRU with PyTorch" blog's set-up):
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import shutil
 import zipfile
 import zlib
@@ -46,7 +45,7 @@ import torch
 
 from ..errors import DataError
 from . import register_dataset
-from .base import DataInfo, Dataset, Split
+from .base import DataInfo, Dataset
 from .energy_clean import (
     CleaningReport,
     NegativeLoadWarning,
@@ -62,6 +61,8 @@ from .files import one_line as _one_line
 from .files import read_text_bytes as _read_bytes
 from .store import Source, installed_path, register_source
 from .views import WindowView
+from .windows import CALENDAR_RANGES as _ALL_CALENDAR_RANGES
+from .windows import Targets, calendar_features, split_bounds, split_targets, window_splits
 
 __all__ = ["REGIONS", "FEATURES", "CALENDAR_RANGES", "PROTOCOLS", "CONTENT", "SAMPLE_REGIONS", "EXPECTED",
            "Expected", "CleaningReport", "NegativeLoadWarning", "WindowView", "read_region", "region_of",
@@ -70,10 +71,8 @@ __all__ = ["REGIONS", "FEATURES", "CALENDAR_RANGES", "PROTOCOLS", "CONTENT", "SA
 
 REGIONS = ("AEP", "COMED", "DAYTON", "DEOK", "DOM", "DUQ", "EKPC", "FE", "NI", "PJME", "PJMW", "PJM_Load")
 FEATURES = ("load", "hour", "dayofweek", "month", "dayofyear")
-# (min, max) of each calendar feature, scaled to (x - min) / (max - min). These are what the blog's
-# MinMaxScaler learnt on every full file (each spans all hours, weekdays, months and a leap year's 31 December);
-# fixed ranges keep a short file (the sample) and every split on the same scale.
-CALENDAR_RANGES = {"hour": (0, 23), "dayofweek": (0, 6), "month": (1, 12), "dayofyear": (1, 366)}
+# (min, max) of each calendar feature, scaled to (x - min) / (max - min): fixed ranges (see windows.py).
+CALENDAR_RANGES = {k: _ALL_CALENDAR_RANGES[k] for k in FEATURES[1:]}
 PROTOCOLS = ("default", "floydhub")
 CONTENT = "pjm_hourly"                  # folder under <data root>/energy holding the regional files
 KAGGLE = "robikscube/hourly-energy-consumption"
@@ -284,16 +283,6 @@ def _check_args(regions: list[str] | None, allowed: tuple[str, ...], lookback: i
     return chosen
 
 
-def _floor(x: float) -> int:
-    """⌊x⌋ that forgives float error: 0.29 · 100 is 28.999999999999996 in floating point, and means 29."""
-    return math.floor(x + 1e-9)
-
-
-def _calendar(index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-    # Monday = 0; 1 January = 1.
-    return {"hour": index.hour, "dayofweek": index.day_of_week, "month": index.month, "dayofyear": index.day_of_year}
-
-
 def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]], regions: tuple[str, ...],
                  source: str, *, lookback: int, test_fraction: float, val_fraction: float, protocol: str,
                  subset: int | None, split_seed: int, train_chunk: int | None = None,
@@ -307,17 +296,14 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
     test hour.
     """
     feats, scalers, counts, reports = [], {}, {}, {}
-    starts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-    groups: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    targets = Targets()
     offset = 0
     for gid, region in enumerate(regions):
         series, report = loaded[region]
         mw, index = series.to_numpy(), series.index
         hours = len(mw)
-        n_test = _floor(test_fraction * hours)
-        n_val = _floor(val_fraction * (hours - n_test))
-        train_end, val_end = hours - n_test - n_val, hours - n_test   # hour positions where val / test begin
-        if n_test < 1 or train_end <= lookback:
+        train_end, val_end = split_bounds(hours, test_fraction, val_fraction)   # where val / test begin
+        if val_end == hours or train_end <= lookback:
             raise ValueError(f"region {region}: {hours:,} hours are too few for lookback={lookback} with "
                              f"test_fraction={test_fraction} and val_fraction={val_fraction}")
         fit = mw[:train_end] if protocol == "default" else mw   # floydhub: the whole file, test hours included
@@ -326,21 +312,15 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
             raise ValueError(f"region {region}: the load is constant ({lo} MW) where the scaler is fit")
         f = np.empty((hours, len(FEATURES)), dtype=np.float32)
         f[:, 0] = (mw - lo) / (hi - lo)
-        for j, (key, values) in enumerate(_calendar(index).items(), start=1):
-            a, b = CALENDAR_RANGES[key]
-            f[:, j] = (np.asarray(values, dtype=np.float64) - a) / (b - a)
+        f[:, 1:] = calendar_features(index, FEATURES[1:])
         feats.append(f)
         scalers[region] = (lo, hi)
         reports[region] = str(report)
-        # Target hour t (position in the region) needs the lookback hours before it inside its segment.
-        t = np.arange(hours)
-        ok = t - segment_starts(index) >= lookback
-        split_of = np.where(t >= val_end, 2, np.where(t >= train_end, 1, 0))
+        local = split_targets(segment_starts(index), lookback=lookback, horizon=1, train_end=train_end,
+                              val_end=val_end)
+        targets.add(local, offset, gid)
         counts[region] = {"hours": hours, "segments": report.segments}
-        for k, split in enumerate(("train", "val", "test")):
-            targets_t = t[ok & (split_of == k)]
-            starts[split].append(offset + targets_t - lookback)
-            groups[split].append(np.full(len(targets_t), gid, dtype=np.int64))
+        for split, targets_t in local.items():
             counts[region][split] = len(targets_t)
             if len(targets_t):
                 counts[region][f"{split}_targets"] = (str(index[targets_t[0]]), str(index[targets_t[-1]]))
@@ -349,36 +329,8 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
                              f"of {lookback} hours fits inside one segment")
         offset += hours
     features = torch.from_numpy(np.concatenate(feats))
-
-    def split(key: str, keep: torch.Tensor | None = None) -> Split:
-        s = torch.from_numpy(np.concatenate(starts[key]))
-        g = torch.from_numpy(np.concatenate(groups[key]))
-        if keep is not None:
-            s, g = s[keep], g[keep]
-        y = features[s + lookback, 0].clone()   # the next hour's scaled load
-        return Split(WindowView(features, s, lookback), y, g)
-
-    keep = None
-    n_train = sum(len(s) for s in starts["train"])
-    if subset is not None:
-        if subset > n_train:
-            raise ValueError(f"subset={subset} exceeds the {n_train:,} training windows")
-        # Its own generator: the subset depends on split_seed only, not the run's seed.
-        gen = torch.Generator().manual_seed(split_seed)
-        keep = torch.randperm(n_train, generator=gen)[:subset].sort().values
-    train, val, test = split("train", keep), split("val"), split("test")
-    if train_chunk is not None:
-        if train_chunk < 1:
-            raise ValueError(f"train_chunk must be a positive number of hours (or null for windows), got {train_chunk}")
-        if subset is not None:
-            raise ValueError("subset applies to training windows; with train_chunk leave it null")
-        context = lookback if train_context is None else train_context
-        if not 1 <= context <= lookback:
-            raise ValueError(f"train_context must be between 1 and lookback={lookback} hours, got {train_context}")
-        train = _chunks(features, torch.from_numpy(np.concatenate(starts["train"])) + lookback,
-                        torch.from_numpy(np.concatenate(groups["train"])), context, train_chunk)
-    elif train_context is not None:
-        raise ValueError("train_context applies to chunks: set train_chunk too")
+    train, val, test = window_splits(features, targets, lookback=lookback, subset=subset, split_seed=split_seed,
+                                     train_chunk=train_chunk, train_context=train_context)
     info = DataInfo(input_shape=(lookback, len(FEATURES)), num_classes=None, task="forecasting", extra={
         "regions": list(regions), "features": list(FEATURES), "lookback": lookback,
         "target": "next hour's load, min-max scaled per region (MW = y·(max − min) + min)",
@@ -388,33 +340,6 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
         "subset": subset, "split_seed": split_seed, "cleaning": reports, "counts": counts,
         "sizes": {"train": len(train), "val": len(val), "test": len(test), "hours": len(features)}})
     return Dataset(name=name, train=train, val=val if len(val) else None, test=test, info=info, source=source)
-
-
-def _chunks(features: torch.Tensor, targets_t: torch.Tensor, groups: torch.Tensor, context: int,
-            chunk: int) -> Split:
-    """Training samples of `context` hours + `chunk` hours, each of those hours with its next-hour target:
-    inputs (N, context + chunk − 1, 5) — the input at step j ends at hour start + j, so step context − 1 + i
-    predicts target i having seen ≥ context hours — targets (N, chunk), groups (N,). Every target hour has at
-    least `lookback` ≥ `context` hours before it in its segment, so a chunk never starts outside it.
-
-    Chunks tile every run of consecutive training target hours (one region, one segment); a run's last chunk
-    is aligned to its end, overlapping the one before, so every training hour is a target at least once.
-    """
-    breaks = torch.nonzero((targets_t[1:] != targets_t[:-1] + 1) | (groups[1:] != groups[:-1])).flatten() + 1
-    firsts: list[int] = []
-    for run in torch.tensor_split(torch.arange(len(targets_t)), breaks):
-        if len(run) < chunk:
-            continue                            # a run shorter than one chunk (rare: a short segment)
-        begin, end = int(run[0]), int(run[-1]) + 1
-        firsts += list(range(begin, end - chunk + 1, chunk))
-        if (end - begin) % chunk:
-            firsts.append(end - chunk)
-    if not firsts:
-        raise ValueError(f"train_chunk={chunk} is longer than every run of consecutive training hours")
-    first = torch.tensor(firsts)
-    t0 = targets_t[first]                        # the first target hour of each chunk
-    hours = t0.unsqueeze(1) + torch.arange(chunk)
-    return Split(WindowView(features, t0 - context, context + chunk - 1), features[hours, 0].clone(), groups[first])
 
 
 def _load(folder: Path, regions: tuple[str, ...], max_gap_hours: int) -> dict[str, tuple[pd.Series, CleaningReport]]:

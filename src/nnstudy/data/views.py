@@ -8,20 +8,20 @@ import torch
 __all__ = ["WindowView"]
 
 class WindowView:
-    """Lazy windows over one (hours × features) float32 tensor: sample k is ``features[starts[k]:][:lookback]``.
+    """Lazy windows over one (steps × features) float32 tensor: sample k is ``features[starts[k]:][:lookback]``.
 
-    Holds the shared feature tensor and one int64 start per window, so memory is O(hours), not
+    Holds the shared feature tensor and one int64 start per window, so memory is O(steps), not
     O(windows × lookback). Indexing with a tensor of sample indices gathers the batch in one advanced-indexing
     op: ``view[idx]`` → float32 (B, lookback, features), contiguous.
     """
 
     def __init__(self, features: torch.Tensor, starts: torch.Tensor, lookback: int) -> None:
         if features.ndim != 2:
-            raise ValueError(f"features must be (hours, features), got shape {tuple(features.shape)}")
+            raise ValueError(f"features must be (steps, features), got shape {tuple(features.shape)}")
         if starts.ndim != 1 or starts.dtype != torch.int64:
             raise ValueError("starts must be a 1-D int64 tensor")
         if len(starts) and (int(starts.min()) < 0 or int(starts.max()) + lookback > len(features)):
-            raise ValueError(f"a window runs outside the {len(features)} hours of features")
+            raise ValueError(f"a window runs outside the {len(features)} steps of features")
         self.features = features
         self.starts = starts
         self.lookback = lookback
@@ -57,5 +57,5 @@ class WindowView:
         return self.features.device
 
     def __repr__(self) -> str:
-        return (f"WindowView({len(self):,} windows × {self.lookback} h × {self.features.shape[1]} features over "
-                f"{len(self.features):,} hours)")
+        return (f"WindowView({len(self):,} windows × {self.lookback} steps × {self.features.shape[1]} features "
+                f"over {len(self.features):,} steps)")
