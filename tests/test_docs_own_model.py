@@ -26,7 +26,7 @@ def blocks() -> tuple[dict[str, str], list[str]]:
 
 def test_the_tutorial_runs_as_written(tmp_path):
     files, commands = blocks()
-    assert set(files) == {"mylab/models.py", "ablation.yaml"} and len(commands) == 2
+    assert set(files) == {"mylab/models.py", "ablation.yaml", "notebook.py", "mylab/tasks.py"} and len(commands) == 4
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
@@ -43,3 +43,15 @@ def test_the_tutorial_runs_as_written(tmp_path):
     assert (study / "report.html").is_file()
     cell = json.loads((tmp_path / "runs" / "smallnet-ablation-width=8__s1" / "summary.json").read_text())
     assert cell["metrics"] == runs["width=8__s1"]["metrics"]
+    # the notebook: a model class by its import path, a Dataset object of the session, the tables as DataFrames
+    table = (tmp_path / "notebook-runs.csv").read_text().splitlines()
+    assert len(table) == 5 and all(",finished," in row for row in table[1:])
+    summary = json.loads((tmp_path / "studies" / "smallnet-notebook" / "runs" / "width=8__s0" / "summary.json")
+                         .read_text())
+    assert summary["sources"]["model"]["object"] == "mylab.models:SmallNet"
+    assert summary["sources"]["data"]["how"] == "python object" and summary["dataset"] == "my-images"
+    assert summary["data"]["train"] == 500 and summary["data"]["test"] == 200
+    # a task of one's own, by import path, with its argument checked and its metric recorded
+    topk = json.loads((tmp_path / "runs" / "topk" / "summary.json").read_text())
+    assert topk["task"] == "mylab.tasks:TopK" and topk["sources"]["task"]["object"] == "mylab.tasks:TopK"
+    assert topk["metrics"]["test_top5"] >= topk["metrics"]["test_acc"] > 0
