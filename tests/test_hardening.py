@@ -343,11 +343,11 @@ def test_retry_failed_continues_from_the_last_checkpoint(tmp_path, monkeypatch):
 
     with monkeypatch.context() as m:
         m.setattr(loop._Trainer, "_end_epoch", broken_second_epoch)
-        first = run_study(spec, out_dir=out, progress=False, report=False)
+        first = run_study(spec, out_dir=out, progress=False)
     assert [r.status for r in first.results] == ["failed"] and first.failed == 1
     run = out / "toy" / "runs" / "base__s0"
     assert loop.load_checkpoint(run / "checkpoint.pt")["epoch"] == 1      # epoch 1 was kept
-    again = run_study(spec, out_dir=out, resume=True, retry_failed=True, progress=False, report=False)
+    again = run_study(spec, out_dir=out, resume=True, retry_failed=True, progress=False)
     summary = json.loads((run / "summary.json").read_text())
     assert [r.status for r in again.results] == ["finished"] and summary["attempts"] == 2
     whole = train(load_config(run / "config.yaml", [f"out_dir={tmp_path / 'whole'}"]), progress=False)
@@ -366,8 +366,7 @@ def test_out_dir_that_cannot_hold_a_run_is_one_line(tmp_path, capsys):
 def test_report_names_the_run_files_it_could_not_read(tmp_path):
     from nnstudy.report import build_report
     from nnstudy.study import load_study_spec, run_study
-    outcome = run_study(load_study_spec(_study(tmp_path)), out_dir=tmp_path / "studies", progress=False,
-                        report=False)
+    outcome = run_study(load_study_spec(_study(tmp_path)), out_dir=tmp_path / "studies", progress=False)
     runs = outcome.study_dir / "runs"
     (runs / "base__s0" / "predictions.safetensors").write_bytes(os.urandom(100))
     (runs / "base__s1" / "metrics.csv").write_bytes(b"\xff\xfe garbage")

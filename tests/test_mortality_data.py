@@ -436,8 +436,11 @@ def test_trained_run_scores_another_set_from_the_cli(tmp_path, capsys):
 def test_quick_mortality_study_reports_auc_and_roc_curves(tmp_path):
     from nnstudy.study import load_study_spec, run_study
     spec = load_study_spec("mortality", ["train.threads=1"], mode="quick", seeds=1)
+    from nnstudy.report import finish_study
     outcome = run_study(spec, out_dir=tmp_path, progress=False, workers=1)
     study_dir = tmp_path / "mortality-quick"
+    assert not (study_dir / "report.md").exists()     # run_study ends after the runs; the caller reports
+    finish_study(study_dir)
     summary = json.loads((study_dir / "runs" / "variable-rnn__s0" / "summary.json").read_text())
     assert summary["selected_by"] == "val_roc_auc" and summary["task_fitted"]["class_weight"][1] > 3
     assert (study_dir / "figures" / "roc_pr.png").is_file()

@@ -126,3 +126,10 @@ def test_summary_of_a_users_model(tinyplug):
     done = nnstudy(tinyplug, "summary", "tiny-registered", "--import", "tinyplug.registered", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["totals"]["params"] == 4 * 3 * 9 + 4 + 8 * 4 * 9 + 8 + 32 * 4 + 4
+
+
+def test_models_lists_entry_points_and_survives_a_broken_one(tinyplug):
+    done = nnstudy(tinyplug, "models")
+    assert done.returncode == 0, done.stderr
+    assert "tinynet" in done.stdout and "resnet18" in done.stdout and "broken-net" in done.stdout
+    assert "the entry point 'tinyplug.broken:Net' of nnstudy-tinyplug 0.3.1 fails to load" in done.stderr

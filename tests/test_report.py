@@ -171,7 +171,7 @@ def test_step_curves_when_runs_log_every_n_steps(tmp_path):
     path.write_text(yaml.safe_dump({"name": "st", "seeds": [0], "base": {
         "model": {"name": "mlp2"}, "data": {"name": "cifar10-sample", "subset": 200},
         "train": {"epochs": 2, "batch_size": 20, "threads": 1, "eval_every_steps": 5}}}))
-    outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False, report=False)
+    outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False)
     paths = build_report(outcome.study_dir)
     assert "figures/step_curves.png" in paths
     assert "step_curves.png" in (outcome.study_dir / "report.md").read_text()
@@ -189,7 +189,7 @@ def test_forecasting_study_gets_forecast_plots(tmp_path):
         "task": {"name": "forecasting"}, "train": {"epochs": 1, "batch_size": 100, "threads": 1,
                                                    "test_every_epoch": True, "eval_samples": 50}},
         "report": {"metric": "test_smape", "mode": "min", "metrics": ["test_smape", "test_mae"]}}))
-    outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False, report=False)
+    outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False)
     paths = build_report(outcome.study_dir)
     assert "figures/forecast_base.png" in paths and not any("confusion" in p for p in paths)
     text = (outcome.study_dir / "report.md").read_text()

@@ -198,7 +198,7 @@ def test_speedrun_study_recipe():
     resnet = load_config(spec.run_config(spec.expand()[2], 0))
     # the airbench-only settings are reset for ResNet-18
     assert resnet.model.name == "resnet18" and not resnet.optim.lookahead and resnet.optim.norm_lr_scale == 1
-    json.dumps(spec.resolved())
+    json.dumps(spec.resolved().to_dict())
 
 
 def test_benchmark_table_and_curve(tmp_path, monkeypatch):

@@ -31,7 +31,7 @@ def test_ablate_expands_one_axis_at_a_time():
     variants = spec.expand()
     assert [v.name for v in variants] == ["base", "act=tanh", "act=leaky_relu", "lr=0.01"]
     assert variants[3].overrides == {"optim.lr": 0.01}
-    assert spec.resolved()["baseline"] == "base"
+    assert spec.resolved().baseline == "base"
     cfg = spec.run_config(variants[1], seed=7)
     assert cfg["model"]["act"] == "tanh" and cfg["train"]["seed"] == 7 and cfg["optim"]["lr"] == 0.05
     assert BASE["train"].get("seed") is None          # the base is not modified
@@ -75,7 +75,7 @@ def test_builtin_studies_load_in_both_modes(name):
     assert (quick.base["train"]["epochs"] < full.base["train"]["epochs"]
             or quick.base["data"]["name"].endswith("-sample") or quick.base["data"].get("subset"))
     resolved = full.resolved()
-    assert set(resolved["report"]["reference"]) <= {v["name"] for v in resolved["variants"]}
+    assert set(resolved.report.reference) <= set(resolved.variant_names)
 
 
 def test_cnn_ablation_has_the_write_up_axes():
@@ -86,7 +86,7 @@ def test_cnn_ablation_has_the_write_up_axes():
 
 def test_run_study_records_failures_and_resumes(tmp_path):
     spec = load_study_spec(_write(tmp_path, ablate={"optim.lr": [1e12]}, seeds=[0, 1]))
-    outcome = run_study(spec, out_dir=tmp_path / "studies", progress=False, report=False)
+    outcome = run_study(spec, out_dir=tmp_path / "studies", progress=False)
     runs = tmp_path / "studies" / "toy" / "runs"
     assert sorted(p.name for p in runs.iterdir()) == ["base__s0", "base__s1", "lr=1000000000000.0__s0",
                                                       "lr=1000000000000.0__s1"]
@@ -96,12 +96,12 @@ def test_run_study_records_failures_and_resumes(tmp_path):
     failed = json.loads((runs / "lr=1000000000000.0__s0" / "summary.json").read_text())
     assert failed["status"] == "failed" and "loss is" in failed["error"]
     with pytest.raises(RunDirError, match="--resume"):
-        run_study(spec, out_dir=tmp_path / "studies", progress=False, report=False)
-    again = run_study(spec, out_dir=tmp_path / "studies", resume=True, progress=False, report=False)
+        run_study(spec, out_dir=tmp_path / "studies", progress=False)
+    again = run_study(spec, out_dir=tmp_path / "studies", resume=True, progress=False)
     assert again.results == [] and again.skipped == 4          # finished and failed runs are kept
     other = load_study_spec(_write(tmp_path, ablate={"optim.lr": [1e12]}, seeds=[0, 1]), ["train.epochs=3"])
     with pytest.raises(RunDirError, match="different study"):
-        run_study(other, out_dir=tmp_path / "studies", resume=True, progress=False, report=False)
+        run_study(other, out_dir=tmp_path / "studies", resume=True, progress=False)
 
 
 def test_worker_processes_give_the_same_numbers_as_serial(tmp_path):
@@ -111,8 +111,8 @@ def test_worker_processes_give_the_same_numbers_as_serial(tmp_path):
         "model": {"name": "tutorial_cnn"}, "data": {"name": "cifar10-sample", "subset": 200},
         "train": {"epochs": 1, "batch_size": 20, "threads": 1}}}))
     spec = load_study_spec(path)
-    run_study(spec, out_dir=tmp_path / "serial", progress=False, report=False)
-    run_study(spec, out_dir=tmp_path / "pool", workers=2, progress=False, report=False)
+    run_study(spec, out_dir=tmp_path / "serial", progress=False)
+    run_study(spec, out_dir=tmp_path / "pool", workers=2, progress=False)
     for name in ("base__s0", "act=tanh__s0"):
         a = json.loads((tmp_path / "serial" / "w" / "runs" / name / "summary.json").read_text())
         b = json.loads((tmp_path / "pool" / "w" / "runs" / name / "summary.json").read_text())
@@ -128,7 +128,7 @@ def test_killed_study_resumes_to_the_same_table(tmp_path):
                                              "data": {"name": "cifar10-sample", "subset": 600},
                                              "train": {"epochs": 3, "batch_size": 8, "threads": 1,
                                                        "checkpoint_every": 0}}}))
-    whole = run_study(load_study_spec(path), out_dir=tmp_path / "whole", progress=False, report=False)
+    whole = run_study(load_study_spec(path), out_dir=tmp_path / "whole", progress=False)
     cmd = [sys.executable, "-m", "nnstudy.cli", "run", str(path), "--out", str(tmp_path / "killed"), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     second = tmp_path / "killed" / "k" / "runs" / "act=tanh__s0" / "metrics.csv"
@@ -163,7 +163,7 @@ def test_published_weights_are_evaluated_instead_of_trained(tmp_path):
     with pytest.raises(ConfigError, match="unknown variant"):
         load_study_spec(path, weights={"act=tanhh": str(weights)}).resolved()
     spec = load_study_spec(path, weights={"act=tanh": str(weights)})
-    outcome = run_study(spec, out_dir=tmp_path / "studies", progress=False, report=False)
+    outcome = run_study(spec, out_dir=tmp_path / "studies", progress=False)
     assert sorted(r.name for r in outcome.results) == ["act=tanh__s0", "base__s0", "base__s1"]
     summary = json.loads((outcome.study_dir / "runs" / "act=tanh__s0" / "summary.json").read_text())
     assert summary["status"] == "finished" and "published weights tanh.pt" in summary["selected_by"]
@@ -222,7 +222,7 @@ def test_seed_keys_set_other_config_keys_to_the_seed(tmp_path):
     variant = spec.expand()[0]
     cfg = spec.run_config(variant, 3)
     assert cfg["train"]["seed"] == 3 and cfg["data"]["split_seed"] == 3
-    assert spec.resolved()["seed_keys"] == ["data.split_seed"]
+    assert spec.resolved().seed_keys == ["data.split_seed"]
     raw["seed_keys"] = ["data.split_sed"]
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="split_sed"):

@@ -81,10 +81,13 @@ class Study:
                               f"worker processes cannot see; run with workers=1, or put it in a module and import "
                               f"it from there")
         outcome = execute(self.spec, out_dir=out_dir, workers=workers, resume=resume, retry_failed=retry_failed,
-                          progress=progress, report=report, variants=variants)
+                          progress=progress, variants=variants)
         if outcome.stopped:
             raise DiskFullError(f"{outcome.stopped}; the study stopped and every run is kept: free some space, "
                                 f"then run it again with resume=True")
+        if report:
+            from .report import finish_study
+            finish_study(outcome.study_dir)
         return read_results(outcome.study_dir)
 
     def results(self, out_dir: str | Path = "studies") -> StudyResults:

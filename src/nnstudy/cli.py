@@ -45,8 +45,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     import torch
 
     from .models import count_params, list_models
-    entries = list_models(args.pattern)
-    if not entries:
+    broken: dict[str, str] = {}
+    entries = list_models(args.pattern, errors=broken)
+    if not entries and not broken:
         raise NnstudyError(f"no model matches {args.pattern!r}; run `nnstudy models` for the list")
     table = Table(title="nnstudy models (trainable params at default arguments)")
     table.add_column("name", style="bold")
@@ -64,7 +65,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         defaults = {n: p.default for n, p in entry.signature.parameters.items()}
         shape = "×".join(str(d) for d in defaults.get("input_shape") or ()) or "-"
         table.add_row(entry.name, shape, str(defaults.get("num_classes", "-")), params, entry.description)
+    for name in broken:   # an installed package whose entry point fails to import: listed, with why on stderr
+        table.add_row(name, "-", "-", "(fails to load)", "see the message below")
     out().print(table)
+    for message in broken.values():
+        err().print(f"nnstudy models: {message}", markup=False, highlight=False)
     return 0
 
 
@@ -314,6 +319,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if outcome.stopped:
         raise DiskFullError(f"{outcome.stopped}; the study stopped and every run is kept: free some space, then "
                             f"run the same command with --resume")
+    from .report import finish_study
+    finish_study(outcome.study_dir)
     _print_study(outcome.study_dir)
     interrupted = sum(r.status == "interrupted" for r in outcome.results)
     if interrupted:
@@ -328,7 +335,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .study.runner import finish_study
+    from .report import finish_study
     study_dir = Path(args.study_dir)
     if not (study_dir / "study.yaml").is_file():
         raise NnstudyError(f"{study_dir}: not a study directory (no study.yaml)")
@@ -341,14 +348,14 @@ def _print_study(study_dir: Path) -> None:
     from .study.results import TEST_DESCRIPTION, aggregate, collect_runs, read_study, summary_table
     study = read_study(study_dir)
     frame = summary_table(aggregate(collect_runs(study_dir), study), study)
-    metric = study["report"]["metric"]
+    metric = study.report.metric
     # the terminal gets the verdict columns; report.md / report.html have every metric
     keep = ["variant", "n", metric, f"{metric} (write-up)", f"diff {metric} [95% CI]", "p", "verdict", "params",
             "train s"]
     frame = frame[[c for c in keep if c in frame.columns]]
-    mode = "" if study.get("mode", "full") == "full" else f" — {study['mode'].upper()} MODE"
-    table = Table(title=f"{study['name']}{mode}: mean ± std over seeds; verdicts vs {study['baseline']!r} "
-                        f"on {study['report']['metric']} ({TEST_DESCRIPTION})", title_justify="left")
+    mode = "" if study.mode == "full" else f" — {study.mode.upper()} MODE"
+    table = Table(title=f"{study.name}{mode}: mean ± std over seeds; verdicts vs {study.baseline!r} "
+                        f"on {metric} ({TEST_DESCRIPTION})", title_justify="left")
     for col in frame.columns:
         table.add_column(str(col))
     for row in frame.itertuples(index=False):

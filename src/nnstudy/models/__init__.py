@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from ..errors import RegistryError
 from ..registry import Entry, Registry
 
 __all__ = ["MODELS", "register_model", "build_model", "list_models", "count_params"]
@@ -23,8 +24,18 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     return MODELS.get(name).builder(**kwargs)
 
 
-def list_models(pattern: str | None = None) -> list[Entry]:
-    return [MODELS.get(n) for n in MODELS.names(pattern)]
+def list_models(pattern: str | None = None, *, errors: dict[str, str] | None = None) -> list[Entry]:
+    """The models whose names match `pattern`; an installed entry point that fails to load is left out, and its
+    one-line error put in `errors` (by name) when given, so one broken package does not hide the others."""
+    entries = []
+    for name in MODELS.names(pattern):
+        try:
+            entries.append(MODELS.get(name))
+        except RegistryError as e:
+            if errors is None:
+                raise
+            errors[name] = str(e)
+    return entries
 
 
 def count_params(model: nn.Module) -> int:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import clip
 from ..runs import RunDir
+from ..study.resolved import ResolvedStudy
 from . import figures as F
 
 __all__ = ["Run", "Context", "read_history", "read_predictions", "read_scores", "read_forecasts", "file_slug"]
@@ -40,13 +41,13 @@ class Context:
     types (objects are dicts, counts are numbers); what lies inside them is still only trusted as far as shown.
     """
 
-    def __init__(self, study_dir: Path, study: dict[str, Any], runs: pd.DataFrame, agg: pd.DataFrame,
+    def __init__(self, study_dir: Path, study: ResolvedStudy, runs: pd.DataFrame, agg: pd.DataFrame,
                  table: pd.DataFrame, say: Callable[[str], None]) -> None:
         self.study_dir, self.study, self.runs, self.agg, self.table, self.say = study_dir, study, runs, agg, table, say
-        self.report = study["report"]
-        self.metric: str = self.report["metric"]
-        self.baseline: str = study["baseline"]
-        self.variants: list[str] = [v["name"] for v in study["variants"]]
+        self.report = study.report
+        self.metric: str = self.report.metric
+        self.baseline: str = study.baseline
+        self.variants: list[str] = study.variant_names
         self.colors = F.variant_colors(self.variants)
         self.notes: list[str] = []             # figures skipped and why, shown in the report
         self.by_variant: dict[str, list[Run]] = {v: [] for v in self.variants}

@@ -62,8 +62,8 @@ def build_report(study_dir: str | Path, *, progress: bool = False) -> dict[str, 
     blocks = _document(ctx, figures)
     md_path, html_path = study_dir / "report.md", study_dir / "report.html"
     write_text(md_path, render_markdown(blocks))
-    mode = "" if study.get("mode", "full") == "full" else f" ({str(study['mode']).upper()} MODE)"
-    write_text(html_path, render_html(blocks, title=f"{study.get('name', study_dir.name)}{mode} — nnstudy report"))
+    mode = "" if study.mode == "full" else f" ({study.mode.upper()} MODE)"
+    write_text(html_path, render_html(blocks, title=f"{study.name}{mode} — nnstudy report"))
     written["report.md"], written["report.html"] = md_path, html_path
     say(f"wrote {md_path} and {html_path} ({len(written) - 2} figures)")
     return written
@@ -99,9 +99,9 @@ def _make_figures(ctx: Context) -> list[Block]:
         "mean": [_agg(ctx, v, f"{ctx.metric}_mean") for v in ctx.variants],
         "std": [_agg(ctx, v, f"{ctx.metric}_std") for v in ctx.variants],
         "n": [_agg(ctx, v, "n", 0) for v in ctx.variants]})
-    reference = {v: (ctx.report["reference"].get(v) or {}).get(ctx.metric) for v in ctx.variants}
+    reference = {v: (ctx.report.reference.get(v) or {}).get(ctx.metric) for v in ctx.variants}
     reference = {v: _number(x) for v, x in reference.items() if _number(x) is not None}   # no line for a non-number
-    better = "higher is better" if ctx.report["mode"] == "max" else "lower is better"
+    better = "higher is better" if ctx.report.mode == "max" else "lower is better"
     out.append(Heading(3, "Overview"))
     image("metric_bars", lambda p: F.metric_bars(
         bars, p, ylabel=metric_label, title=f"{metric_label.split(' (')[0]} per variant ({better})",
@@ -236,15 +236,14 @@ def _agg(ctx: Context, variant: str, column: str, default: Any = float("nan")) -
 
 def _document(ctx: Context, figure_blocks: list[Block]) -> list[Block]:
     study, report, metric = ctx.study, ctx.report, ctx.metric
-    name = str(study.get("name") or ctx.study_dir.name)
-    mode = str(study.get("mode") or "full")
+    name, mode = study.name, study.mode
     counts = Counter(str(s) for s in ctx.runs["status"])
     total = len(ctx.runs)
     blocks: list[Block] = [Heading(1, f"Study: {name}" + ("" if mode == "full" else f" ({mode.upper()} MODE)"))]
-    blocks.append(Para([Bold("Mode: "), Code(mode), f" · {len(ctx.variants)} variants × {len(study['seeds'])} "
+    blocks.append(Para([Bold("Mode: "), Code(mode), f" · {len(ctx.variants)} variants × {len(study.seeds)} "
                         f"seeds = {total} runs · {counts.get('finished', 0)} finished · baseline ",
                         Code(ctx.baseline), " · report metric ", Code(metric),
-                        f" ({'higher' if report['mode'] == 'max' else 'lower'} is better) · built "
+                        f" ({'higher' if report.mode == 'max' else 'lower'} is better) · built "
                         f"{time.strftime('%Y-%m-%d %H:%M %Z')}"]))
     if mode != "full":
         blocks.append(Banner("warning", [Bold(f"{mode.upper()} MODE."), " These runs use a shortened protocol "
@@ -257,10 +256,10 @@ def _document(ctx: Context, figure_blocks: list[Block]) -> list[Block]:
                                          "finished (" + ", ".join(f"{c} {s}" for s, c in sorted(unfinished.items()))
                                          + "). Means, verdicts and figures use the finished runs only; see ",
                                          Link("Failed and unfinished runs", "#failed-and-unfinished-runs"), "."]))
-    if study.get("description"):
-        blocks += [Para([line]) for line in str(study["description"]).strip().split("\n\n")]
-    if report.get("notes"):
-        blocks.append(Banner("note", [str(report["notes"])]))
+    if study.description:
+        blocks += [Para([line]) for line in study.description.strip().split("\n\n")]
+    if report.notes:
+        blocks.append(Banner("note", [report.notes]))
 
     sections: list[tuple[str, list[Block]]] = [
         ("Results", _results_section(ctx)),
@@ -321,7 +320,7 @@ def _result_files(ctx: Context) -> list[Block]:
 
 
 def _reference_section(ctx: Context) -> list[Block]:
-    reference = ctx.report.get("reference") or {}
+    reference = ctx.report.reference
     rows = []
     for variant in [v for v in ctx.variants if v in reference] + [v for v in reference if v not in ctx.variants]:
         for metric, value in (reference.get(variant) or {}).items():
@@ -331,7 +330,7 @@ def _reference_section(ctx: Context) -> list[Block]:
                          "—" if pd.isna(mean) or _number(value) is None else f"{mean - _number(value):+.4g}"])
     if not rows:
         return []
-    source = ctx.report.get("reference_source") or "not given"
+    source = ctx.report.reference_source or "not given"
     return [Para(["The numbers the write-up reports (one run each) beside ours (mean ± std over n seeds). "
                   "Source: ", str(source)]),
             Table(["variant", "metric", "write-up", "nnstudy", "n", "nnstudy − write-up"], rows,
@@ -347,7 +346,7 @@ def _figures_section(ctx: Context, figure_blocks: list[Block]) -> list[Block]:
 
 def _runs_section(ctx: Context) -> list[Block]:
     runs = ctx.runs
-    metrics = [m for m in ctx.report["metrics"] if m in runs.columns]
+    metrics = [m for m in ctx.report.all_metrics if m in runs.columns]
     header = ["variant", "seed", "status", *metrics, "params", "MACs", "train s", "eval s", "selected epoch",
               "run directory"]
     decimals = {m: _decimals(runs[m]) for m in metrics}
@@ -385,20 +384,19 @@ def _failed_section(ctx: Context) -> list[Block]:
 def _definition_section(ctx: Context) -> list[Block]:
     study = ctx.study
     rows = []
-    for v in study["variants"]:
-        overrides = v.get("overrides") or {}
-        text = ", ".join(f"{k}={_yaml_inline(x)}" for k, x in overrides.items()) or "(the base config)"
-        rows.append([str(v["name"]) + (" (baseline)" if v["name"] == ctx.baseline else ""), Code(text)])
+    for v in study.variants:
+        text = ", ".join(f"{k}={_yaml_inline(x)}" for k, x in v.overrides.items()) or "(the base config)"
+        rows.append([v.name + (" (baseline)" if v.name == ctx.baseline else ""), Code(text)])
     blocks: list[Block] = [
-        Para([f"Seeds: {', '.join(str(s) for s in study['seeds'])}"
-              + (f"; each seed also sets {', '.join(map(str, study['seed_keys']))}, so every seed draws its own "
-                 f"split and the spread over seeds includes the split's" if study.get("seed_keys") else "")
+        Para([f"Seeds: {', '.join(str(s) for s in study.seeds)}"
+              + (f"; each seed also sets {', '.join(study.seed_keys)}, so every seed draws its own "
+                 f"split and the spread over seeds includes the split's" if study.seed_keys else "")
               + ". Each variant is the base config with its overrides (dotted keys)."]),
         Table(["variant", "overrides"], rows, [False, False]),
     ]
-    if study.get("base"):
+    if study.base:
         blocks += [Para(["Base run config:"]),
-                   CodeBlock(yaml.safe_dump(study["base"], sort_keys=False, default_flow_style=False).strip(),
+                   CodeBlock(yaml.safe_dump(study.base, sort_keys=False, default_flow_style=False).strip(),
                              "yaml")]
     return blocks
 

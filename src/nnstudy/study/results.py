@@ -17,11 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..config import read_yaml
 from ..errors import RunDirError, clip
 from ..io import atomic_path
 from ..runs import RunDir
-from .spec import run_name  # the runner names run directories with it; one definition for both
+from .resolved import ResolvedStudy, quoted
 
 __all__ = ["TEST_DESCRIPTION", "ALPHA", "read_study", "collect_runs", "read_summary", "summary_problem",
            "aggregate", "write_tables", "compare", "format_mean_std", "summary_table"]
@@ -47,59 +46,9 @@ _TEXT_FIELDS = ("status", "model", "task")
 
 # ------------------------------------------------------------------------------------------------------ reading
 
-def read_study(study_dir: str | Path) -> dict[str, Any]:
-    """The resolved study of `study_dir` (its study.yaml) with the report settings' defaults filled in.
-
-    Raises RunDirError (one line, naming the file) when study.yaml is missing or malformed.
-    """
-    path = Path(study_dir) / "study.yaml"
-    if not path.is_file():
-        raise RunDirError(f"{path}: not found ({Path(study_dir)} is not a study directory)")
-    study = read_yaml(path, RunDirError)   # one line for non-UTF-8, invalid YAML, alias bombs
-
-    def bad(why: str) -> RunDirError:
-        return RunDirError(f"{path}: {why}")
-
-    if not isinstance(study, dict):
-        raise bad("expected a mapping at the top level")
-    variants = study.get("variants")
-    if not isinstance(variants, list) or not variants:
-        raise bad("'variants' must be a non-empty list")
-    names = []
-    for v in variants:
-        if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"]:
-            raise bad("every variant needs a 'name'")
-        names.append(v["name"])
-    if len(set(names)) != len(names):
-        raise bad(f"duplicate variant names: {clip(', '.join(sorted({n for n in names if names.count(n) > 1})))}")
-    seeds = study.get("seeds")
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                           for s in seeds):
-        raise bad("'seeds' must be a non-empty list of integers")
-    if not isinstance(study.get("baseline"), str) or study["baseline"] not in names:
-        raise bad(f"baseline {_quoted(study.get('baseline'))} is not one of the variants ({clip(', '.join(names))})")
-    report = study.get("report")
-    if not isinstance(report, dict) or not isinstance(report.get("metric"), str):
-        raise bad("'report.metric' is missing")
-    if report.setdefault("mode", "max") not in ("max", "min"):
-        raise bad(f"report.mode must be 'max' or 'min', not {_quoted(report['mode'])}")
-    metrics = report.get("metrics") or []
-    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        raise bad("'report.metrics' must be a list of metric names")
-    report["metrics"] = metrics if report["metric"] in metrics else [report["metric"], *metrics]
-    report["reference"] = report.get("reference") or {}
-    if not isinstance(report["reference"], dict) or not all(isinstance(r, dict) or r is None
-                                                            for r in report["reference"].values()):
-        raise bad("'report.reference' must map variant names to {metric: value}")
-    report.setdefault("reference_source", "")
-    if study.get("weights") is not None and not isinstance(study["weights"], dict):
-        raise bad("'weights' must map variant names to files")
-    return study
-
-
-def _quoted(value: Any) -> str:
-    """A user's value in a message: a string in quotes ('b'), anything else as its (short) repr; clipped."""
-    return clip(repr(value) if isinstance(value, str) and len(value) < 200 else value)
+def read_study(study_dir: str | Path) -> ResolvedStudy:
+    """The resolved study of `study_dir` (its study.yaml); RunDirError (one line) when missing or malformed."""
+    return ResolvedStudy.read(study_dir)
 
 
 def collect_runs(study_dir: str | Path) -> pd.DataFrame:
@@ -111,16 +60,14 @@ def collect_runs(study_dir: str | Path) -> pd.DataFrame:
     """
     study_dir = Path(study_dir)
     study = read_study(study_dir)
-    variants = [v["name"] for v in study["variants"]]
+    variants = study.variant_names
     rows, metric_names = [], []
-    weights = study.get("weights") or {}
-    for variant in variants:
-        # published weights are evaluated once (no randomness), not once per seed
-        for seed in study["seeds"][:1] if variant in weights else study["seeds"]:
-            rel = Path("runs") / run_name(variant, seed)
-            row = {"variant": variant, "seed": seed, "run_dir": rel.as_posix(), **_run_row(RunDir(study_dir / rel))}
-            metric_names += [k for k in row.get("metrics", {}) if k not in metric_names]
-            rows.append(row)
+    for cell in study.cells():
+        rel = Path("runs") / cell.name
+        row = {"variant": cell.variant.name, "seed": cell.seed, "run_dir": rel.as_posix(),
+               **_run_row(RunDir(study_dir / rel))}
+        metric_names += [k for k in row.get("metrics", {}) if k not in metric_names]
+        rows.append(row)
     columns = list(RUN_COLUMNS)
     if any("peak_gpu_mb" in r for r in rows):     # a column only for studies that ran on a GPU
         columns.insert(columns.index("peak_rss_mb") + 1, "peak_gpu_mb")
@@ -146,7 +93,7 @@ def _run_row(run: RunDir) -> dict[str, Any]:
     if summary is None:
         return {"status": "running" if run.exists() else "missing"}
     if summary.get("status") != "finished":
-        return {"status": "failed", "error": str(summary.get("error") or f"status {_quoted(summary.get('status'))}"),
+        return {"status": "failed", "error": str(summary.get("error") or f"status {quoted(summary.get('status'))}"),
                 "model": summary.get("model"), "attempts": summary.get("attempts")}
     compute, timing, memory = (summary.get(k) or {} for k in ("compute", "time", "memory"))
     row = {"status": "finished", "model": summary.get("model"),
@@ -211,16 +158,15 @@ def _json_type(value: Any) -> str:
 
 # -------------------------------------------------------------------------------------------------- aggregating
 
-def aggregate(runs: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
+def aggregate(runs: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
     """One row per variant (study order): seed counts, mean and std of every numeric column over finished seeds,
     and the comparison with the baseline on report.metric (diff, ci_low, ci_high, p_value, verdict).
 
     std uses ddof=1 (NaN with fewer than 2 seeds). diff is variant mean − baseline mean, so its sign is the raw
     direction; the verdict reads it through report.mode ("max": higher is better).
     """
-    variants = [v["name"] for v in study["variants"]]
-    report = study["report"]
-    metric, baseline = report["metric"], study["baseline"]
+    variants = study.variant_names
+    metric, baseline = study.report.metric, study.baseline
     numeric = [c for c in runs.columns if c != "seed" and pd.api.types.is_numeric_dtype(runs[c])]
     finished = runs[runs["status"] == "finished"]
     groups = {name: finished[finished["variant"] == name] for name in variants}
@@ -244,7 +190,7 @@ def aggregate(runs: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
         if name == baseline:
             row.update(diff=math.nan, ci_low=math.nan, ci_high=math.nan, p_value=math.nan, verdict="baseline")
         else:
-            row.update(compare(values(name), base_values, report["mode"]))
+            row.update(compare(values(name), base_values, study.report.mode))
         rows.append(row)
     table = pd.DataFrame(rows)
     table["variant"] = pd.Categorical(table["variant"], categories=variants, ordered=True)
@@ -324,20 +270,20 @@ def format_mean_std(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def summary_table(agg: pd.DataFrame, study: dict[str, Any]) -> pd.DataFrame:
+def summary_table(agg: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
     """The study's table as display strings, one row per variant (what report.md/report.html and the CLI print).
 
     Columns: variant, n, each report metric (mean ± std over finished seeds), params, MACs (per sample, forward
     pass), train s, eval s, the write-up's value of report.metric when the study gives references,
     diff <metric> [95% CI] (variant − baseline), p, verdict.
     """
-    report = study["report"]
-    metric = report["metric"]
-    reference = report.get("reference") or {}
+    report = study.report
+    metric = report.metric
+    reference = report.reference
     out = pd.DataFrame({"variant": agg["variant"].astype(str)})
     out["n"] = [_seed_count(r) for _, r in agg.iterrows()]
     digits = {}
-    for m in report["metrics"]:
+    for m in report.all_metrics:
         digits[m] = _digits(agg.get(f"{m}_mean"))
         out[m] = _mean_std_column(agg, m, digits[m])
     out["params"] = [_integer(v) for v in agg.get("params_mean", pd.Series(math.nan, index=agg.index))]

@@ -1,4 +1,4 @@
-"""Run a study: expand it into (variant, seed) runs, execute the missing ones, tabulate, report.
+"""Run a study: expand it into (variant, seed) runs and execute the missing ones (tables and report: the caller).
 
     studies/<name>[-quick]/
       study.yaml              the resolved study (variants expanded): what the report reads
@@ -33,7 +33,8 @@ from ..names import check_name
 from ..resolution import load_config
 from ..runs import RunDir, first_difference
 from .executor import Job, JobResult, make_executor, threads_per_worker
-from .spec import StudySpec, Variant, run_name
+from .resolved import ResolvedStudy
+from .spec import StudySpec
 
 __all__ = ["run_study", "study_dir_for", "run_job", "StudyOutcome"]
 
@@ -107,28 +108,28 @@ def _serial_job(job: Job) -> JobResult:
 
 def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int = 1, backend: str = "local",
               resume: bool = False, retry_failed: bool = False, progress: bool = True,
-              report: bool = True, console: Console | None = None,
-              variants: list[str] | None = None) -> StudyOutcome:
+              console: Console | None = None, variants: list[str] | None = None) -> StudyOutcome:
     """Execute every run of `spec` not finished yet (of the `variants` named, if given: part of a study, whose
-    other runs a later call adds); write the result tables and the report."""
+    other runs a later call adds). Ends after the runs: the caller builds the tables and the report
+    (:func:`nnstudy.report.finish_study`), which read the study directory alone."""
     console = console or Console(stderr=True, highlight=False)
-    resolved = spec.resolved()
+    study = spec.resolved()
     study_dir = study_dir_for(spec, out_dir)
     check_name(study_dir.name, "study name")
     executor = make_executor(backend, workers)
-    chosen = spec.select(variants) if variants is not None else spec.expand()
+    if variants is not None:
+        spec.select(variants)   # an unknown name: one line with "did you mean"
     existed = study_dir.exists()
     try:
         with DirLock(study_dir, "study"):   # one process per study directory
-            new = _check_claim(study_dir, resolved, resume)
+            new = _check_claim(study_dir, study, resume)
             outcome = StudyOutcome(study_dir)
-            jobs = _jobs(spec, chosen, study_dir, workers, retry_failed, outcome)
+            jobs = _jobs(study, variants, study_dir, workers, retry_failed, outcome)
             _check_data(jobs)   # before anything is written: a study that cannot start leaves nothing behind
             if new:
-                write_text(study_dir / "study.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
-            _run_jobs(spec, jobs, outcome, executor, progress, console)
-            if report and not outcome.stopped:
-                finish_study(study_dir)
+                write_text(study_dir / "study.yaml", yaml.safe_dump(study.to_dict(), sort_keys=False,
+                                                                    allow_unicode=True))
+            _run_jobs(study, jobs, outcome, executor, progress, console)
     except OSError as e:
         if is_disk_full(e):
             raise disk_full_error(e.filename or study_dir) from None
@@ -139,34 +140,31 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
     return outcome
 
 
-def _jobs(spec: StudySpec, variants: list[Variant], study_dir: Path, workers: int, retry_failed: bool,
+def _jobs(study: ResolvedStudy, variants: list[str] | None, study_dir: Path, workers: int, retry_failed: bool,
           outcome: StudyOutcome) -> list[Job]:
-    """The runs of `variants` still to do (kept runs are counted in `outcome`)."""
+    """The runs of `variants` (all when None) still to do (kept runs are counted in `outcome`)."""
     threads = threads_per_worker(workers) if workers > 1 else None
     jobs = []
-    for variant in variants:
-        weights = spec.weights.get(variant.name)
-        # Published weights are evaluated, not trained: no randomness, so one "seed" is enough.
-        for seed in spec.seeds[:1] if weights else spec.seeds:
-            name = check_name(run_name(variant.name, seed), f"run name of variant {clip(variant.name)}")
-            run = RunDir(study_dir / "runs" / name)
-            try:
-                status = (run.summary() or {}).get("status")
-            except RunDirError:
-                status = None    # an unreadable summary: the run is done again (resumed from its checkpoint)
-            if status == "finished" or (status == "failed" and not retry_failed):
-                outcome.skipped += 1
-                outcome.failed_before += status == "failed"
-                continue
-            if status == "failed":
-                # --retry-failed: the failure record goes; the run continues from its last checkpoint if it has
-                # one (its earlier epochs are not thrown away), else starts again
-                run.summary_path.unlink()
-            config = spec.run_config(variant, seed)
-            config.update(out_dir=str(study_dir / "runs"), name=name)
-            if threads and not (config.get("train") or {}).get("threads"):
-                config.setdefault("train", {})["threads"] = threads
-            jobs.append(Job(name, config, weights))
+    for cell in study.cells(variants):
+        name = check_name(cell.name, f"run name of variant {clip(cell.variant.name)}")
+        run = RunDir(study_dir / "runs" / name)
+        try:
+            status = (run.summary() or {}).get("status")
+        except RunDirError:
+            status = None    # an unreadable summary: the run is done again (resumed from its checkpoint)
+        if status == "finished" or (status == "failed" and not retry_failed):
+            outcome.skipped += 1
+            outcome.failed_before += status == "failed"
+            continue
+        if status == "failed":
+            # --retry-failed: the failure record goes; the run continues from its last checkpoint if it has
+            # one (its earlier epochs are not thrown away), else starts again
+            run.summary_path.unlink()
+        config = study.run_config(cell.variant, cell.seed)
+        config.update(out_dir=str(study_dir / "runs"), name=name)
+        if threads and not (config.get("train") or {}).get("threads"):
+            config.setdefault("train", {})["threads"] = threads
+        jobs.append(Job(name, config, study.weights.get(cell.variant.name)))
     return jobs
 
 
@@ -185,15 +183,15 @@ def _check_data(jobs: list[Job]) -> None:
             raise type(e)(f"run {job.name}: {e}") from None
 
 
-def _run_jobs(spec: StudySpec, jobs: list[Job], outcome: StudyOutcome, executor: Any, progress: bool,
+def _run_jobs(study: ResolvedStudy, jobs: list[Job], outcome: StudyOutcome, executor: Any, progress: bool,
               console: Console) -> None:
     say = console.print if progress else (lambda *a, **k: None)
     study_dir = outcome.study_dir
-    mode = "" if spec.mode == "full" else f" — {spec.mode.upper()} MODE (not the write-up's protocol)"
-    say(f"[bold]study {escape(spec.name)}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
+    mode = "" if study.mode == "full" else f" — {study.mode.upper()} MODE (not the write-up's protocol)"
+    say(f"[bold]study {escape(study.name)}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
         f"{executor.workers} worker(s) → {escape(str(study_dir))}")
-    if spec.base.get("imports"):   # the user's code runs in every run: say whose
-        say(f"imports (their code runs in every run): {escape(', '.join(spec.base['imports']))}")
+    if study.base.get("imports"):   # the user's code runs in every run: say whose
+        say(f"imports (their code runs in every run): {escape(', '.join(study.base['imports']))}")
     serial_bars = progress and executor.workers == 1   # each run shows its own bar; rich shows one at a time
     fn = _serial_job if serial_bars else run_job
     bar = _StudyProgress(len(jobs), console, enabled=progress and not serial_bars, quiet=not progress)
@@ -243,7 +241,7 @@ class _StudyProgress:
             self.progress.update(self.task, advance=1, failed=self.failed)
 
 
-def _check_claim(study_dir: Path, resolved: dict[str, Any], resume: bool) -> bool:
+def _check_claim(study_dir: Path, study: ResolvedStudy, resume: bool) -> bool:
     """Whether the study is new here (its study.yaml still to be written); RunDirError when another study is
     there, or this one without resume."""
     path = study_dir / "study.yaml"
@@ -253,17 +251,8 @@ def _check_claim(study_dir: Path, resolved: dict[str, Any], resume: bool) -> boo
         raise RunDirError(f"{study_dir}: a study is there already; pass --resume to continue it (finished "
                           f"runs are kept), or choose another --out")
     saved = read_yaml(path, RunDirError)
-    diff = first_difference(saved, yaml.safe_load(yaml.safe_dump(resolved)),
+    diff = first_difference(saved, yaml.safe_load(yaml.safe_dump(study.to_dict())),
                             ignore=frozenset({"base.train.threads", "base.train.checkpoint_every"}))
     if diff:
         raise RunDirError(f"{study_dir}: cannot resume a different study ({diff})")
     return False
-
-
-def finish_study(study_dir: Path, progress: bool = False) -> dict[str, Path]:
-    """Result tables and report of a study directory (also what `nnstudy report` runs)."""
-    from ..report import build_report
-    from .results import write_tables
-    paths = dict(write_tables(study_dir))
-    paths.update(build_report(study_dir, progress=progress))
-    return paths

@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import copy
 import itertools
-import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from ..config import apply_overrides, read_yaml
 from ..errors import ConfigError, NnstudyError, clip
-from ..names import check_label, check_name
+from ..names import check_name
 from ..registry import closest
 from ..resolution import load_config
+from .resolved import ReportSpec, ResolvedStudy, Variant, run_name, yaml_scalar
 
 __all__ = ["StudySpec", "Variant", "ReportSpec", "load_study_spec", "builtin_studies", "run_name",
            "split_variant_names"]
@@ -38,25 +38,6 @@ __all__ = ["StudySpec", "Variant", "ReportSpec", "load_study_spec", "builtin_stu
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Variant(_Strict):
-    name: str
-    overrides: dict[str, Any] = Field(default_factory=dict)   # dotted key -> value, applied to the base
-
-    @field_validator("name")
-    @classmethod
-    def _label(cls, name: str) -> str:
-        return check_label(name)
-
-
-class ReportSpec(_Strict):
-    metric: str = "test_acc"                    # the metric verdicts are about
-    mode: Literal["max", "min"] = "max"         # whether larger is better
-    metrics: list[str] = Field(default_factory=lambda: ["test_acc", "test_loss", "val_acc", "train_acc"])
-    reference: dict[str, dict[str, float]] = Field(default_factory=dict)   # the write-up's numbers per variant
-    reference_source: str = ""
-    notes: str = ""
 
 
 class StudySpec(_Strict):
@@ -120,8 +101,9 @@ class StudySpec(_Strict):
             raise ConfigError(f"study {self.name!r}: variant names repeat: {', '.join(dupes)}")
         return out
 
-    def resolved(self) -> dict[str, Any]:
-        """What study.yaml holds: explicit variants and baseline, axes expanded."""
+    def resolved(self) -> ResolvedStudy:
+        """The study with every choice made (explicit variants and baseline, axes expanded): what runs, what
+        study.yaml holds."""
         variants = self.expand()
         baseline = self.baseline or variants[0].name
         if baseline not in {v.name for v in variants}:
@@ -132,12 +114,9 @@ class StudySpec(_Strict):
         if unknown:
             raise ConfigError(f"study {self.name!r}: weights for unknown variant(s) {', '.join(unknown)} "
                               f"(variants: {', '.join(v.name for v in variants)})")
-        out = {"name": self.name, "description": self.description, "mode": self.mode, "base": self.base,
-               "seeds": self.seeds, "baseline": baseline, "weights": self.weights,
-               "variants": [v.model_dump() for v in variants], "report": self.report.model_dump()}
-        if self.seed_keys:      # only when set, so study directories written before it still resume
-            out["seed_keys"] = self.seed_keys
-        return out
+        return ResolvedStudy(name=self.name, description=self.description, mode=self.mode, base=_copy(self.base),
+                             seeds=list(self.seeds), seed_keys=list(self.seed_keys), baseline=baseline,
+                             weights=dict(self.weights), variants=variants, report=self.report)
 
     def select(self, names: list[str]) -> list[Variant]:
         """The variants called `names`, in the study's order; ConfigError (with "did you mean") for any other."""
@@ -166,28 +145,17 @@ class StudySpec(_Strict):
         return check_name(f"{stem}-{run_name(variant, seed)}"[:255])
 
     def run_config(self, variant: Variant, seed: int) -> dict[str, Any]:
-        """The run config dict of one (variant, seed), validated."""
-        return apply_overrides(_copy(self.base), [f"{k}={_yaml_scalar(v)}" for k, v in variant.overrides.items()]
-                               + [f"{k}={seed}" for k in ("train.seed", *self.seed_keys)])
+        """The run config dict of one (variant, seed), as the study runs it."""
+        return self.resolved().run_config(variant, seed)
 
 
 def _copy(d: Any) -> Any:
     return yaml.safe_load(yaml.safe_dump(d))
 
 
-def _yaml_scalar(value: Any) -> str:
-    """Inverse of config.parse_value for override strings."""
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
-
-
 def _label(overrides: dict[str, Any]) -> str:
     """'act=tanh', 'lr=0.01,conv_layers=3': the last part of each key with its value."""
-    return ",".join(f"{k.rsplit('.', 1)[-1]}={_yaml_scalar(v)}" for k, v in overrides.items())
-
-
-def run_name(variant: str, seed: int) -> str:
-    """Directory name of one run of a study: the variant (made file-name safe) and the seed."""
-    return f"{re.sub(r'[^A-Za-z0-9._=,+-]', '_', variant)}__s{seed}"
+    return ",".join(f"{k.rsplit('.', 1)[-1]}={yaml_scalar(v)}" for k, v in overrides.items())
 
 
 # --------------------------------------------------------------------------------------------------- loading
@@ -222,7 +190,7 @@ def load_study_spec(source: str | Path | dict, overrides: list[str] | tuple[str,
     if mode and mode != "full":
         if mode not in spec.modes:
             raise ConfigError(f"study {spec.name!r} has no mode {mode!r} (modes: {', '.join(spec.modes) or 'none'})")
-        apply_overrides(spec.base, [f"{k}={_yaml_scalar(v)}" for k, v in spec.modes[mode].items()])
+        apply_overrides(spec.base, [f"{k}={yaml_scalar(v)}" for k, v in spec.modes[mode].items()])
         spec.mode = mode
     apply_overrides(spec.base, list(overrides))
     if spec.imports:   # carried by every run's config, so that worker processes import them too
