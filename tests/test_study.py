@@ -179,7 +179,7 @@ def test_workers_end_when_the_study_process_is_killed(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import os, time\n"
-        "from nnstudy.study.executor import Job, ProcessExecutor\n"
+        "from nnstudy.study.backends.local import ProcessExecutor\nfrom nnstudy.study.executor import Job\n"
         "def sleepy(job):\n"
         "    print(os.getpid(), flush=True)\n"
         "    time.sleep(60)\n"

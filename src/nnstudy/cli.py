@@ -315,7 +315,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .study.spec import split_variant_names
         variants = split_variant_names(args.variants, [v.name for v in spec.expand()])
     outcome = run_study(spec, out_dir=args.out, workers=workers, backend=args.backend, resume=args.resume,
-                        retry_failed=args.retry_failed, progress=not args.quiet, variants=variants)
+                        retry_failed=args.retry_failed, progress=not args.quiet, variants=variants,
+                        address=args.address, storage=args.storage)
     if outcome.stopped:
         raise DiskFullError(f"{outcome.stopped}; the study stopped and every run is kept: free some space, then "
                             f"run the same command with --resume")
@@ -462,7 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only these variants (comma-separated; the others can be added later with --resume)")
     r.add_argument("--workers", type=int, default=None,
                    help="parallel runs on this machine, CPU threads split (default: the study's `workers`, else 1)")
-    r.add_argument("--backend", default="local", help="where runs execute (local)")
+    r.add_argument("--backend", default="local", choices=["local", "ray"],
+                   help="where runs execute: local (this machine), or ray (a Ray cluster; pip install 'nnstudy[ray]')")
+    r.add_argument("--address", default=None,
+                   help="--backend ray: the cluster (auto, HOST:PORT, ray://HOST:10001); default: a local Ray instance")
+    r.add_argument("--storage", default=None,
+                   help="--backend ray: where run files travel (a path, s3://bucket/prefix, ...); default: Ray's "
+                        "object store, to this machine")
     r.add_argument("--quick", action="store_true", help="the study's quick mode: minutes on a laptop CPU")
     r.add_argument("--mode", default=None, help="a named mode of the study (e.g. quick)")
     r.add_argument("--weights", action="append", metavar="VARIANT=FILE",

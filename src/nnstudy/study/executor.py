@@ -1,22 +1,19 @@
-"""Where a study's runs execute: one small interface, a serial and a process-pool backend.
+"""Where a study's runs execute: one small interface (jobs in, results out as they complete) and its backends.
 
-A backend takes jobs and yields results as they complete. A Ray backend can be added behind the same interface
-(imported lazily, only when asked for); the local backends never import it.
+    local  — serial in this process, or a pool of worker processes on this machine (study/backends/local.py)
+    ray    — Ray tasks on a Ray cluster, or on a local Ray instance (study/backends/ray.py; ray imported there only)
 """
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
-import time
 from abc import ABC, abstractmethod
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ..errors import ConfigError
 
-__all__ = ["Job", "JobResult", "Executor", "SerialExecutor", "ProcessExecutor", "make_executor"]
+__all__ = ["Job", "JobResult", "Executor", "make_executor", "BACKENDS"]
+
+BACKENDS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -39,68 +36,27 @@ class JobResult:
 class Executor(ABC):
     """Runs `fn(job)` for every job; yields each JobResult as soon as it is done."""
 
-    workers: int = 1
+    workers: int = 1            # runs at once (1: each run shows its own progress bar)
+    label: str = "1 worker"     # where the runs go, for the study's first line
+    data_here: bool = True      # whether the runs read their data on this machine (checked before the first run)
 
     @abstractmethod
     def run(self, fn: Callable[[Job], JobResult], jobs: list[Job]) -> Iterator[JobResult]:
         ...
 
 
-class SerialExecutor(Executor):
-    """In this process, one run after another."""
-
-    def run(self, fn: Callable[[Job], JobResult], jobs: list[Job]) -> Iterator[JobResult]:
-        for job in jobs:
-            yield fn(job)
-
-
-class ProcessExecutor(Executor):
-    """A pool of `workers` processes on this machine (spawned, so no thread pool state is forked); each worker
-    is reused for many runs, so process start-up (~2 s importing torch) is paid once per worker, not per run."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-
-    def run(self, fn: Callable[[Job], JobResult], jobs: list[Job]) -> Iterator[JobResult]:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_exit_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
-            pending = {pool.submit(fn, job): job for job in jobs}
-            try:
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        job = pending.pop(future)
-                        try:
-                            yield future.result()
-                        except Exception as e:   # a worker died (killed, out of memory): the run stays resumable
-                            yield JobResult(job.name, "interrupted",
-                                            f"worker process died ({type(e).__name__}); --resume continues the run")
-            finally:
-                for future in pending:
-                    future.cancel()
-
-
-def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
-    """In a worker: end this process when the study's process is gone (killed with SIGKILL, say). Otherwise an
-    orphaned worker would go on writing its run while `--resume` starts the same run again."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)   # seconds between checks
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def threads_per_worker(workers: int) -> int:
-    """CPU threads for each of `workers` parallel runs: the cores split evenly, at least one each."""
-    return max(1, (os.cpu_count() or 1) // workers)
-
-
-def make_executor(backend: str = "local", workers: int = 1) -> Executor:
+def make_executor(backend: str = "local", workers: int = 1, *, address: str | None = None,
+                  storage: str | None = None) -> Executor:
+    """The executor of `backend`: local (serial for one worker, else a process pool) or ray (`address` of a
+    running cluster, else a local Ray instance; `storage`: where run files travel, else Ray's object store)."""
     if workers < 1:
         raise ConfigError(f"--workers {workers}: expected at least 1")
+    if backend == "ray":
+        from .backends.ray import RayExecutor
+        return RayExecutor(address=address, storage=storage, workers=workers)
     if backend != "local":
-        raise ConfigError(f"--backend {backend!r}: only 'local' is available in this version")
+        raise ConfigError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if address is not None or storage is not None:
+        raise ConfigError("--address and --storage are for --backend ray")
+    from .backends.local import ProcessExecutor, SerialExecutor
     return SerialExecutor() if workers == 1 else ProcessExecutor(workers)

@@ -32,7 +32,8 @@ from ..locks import LOCK_NAME, DirLock
 from ..names import check_name
 from ..resolution import load_config
 from ..runs import RunDir, first_difference
-from .executor import Job, JobResult, make_executor, threads_per_worker
+from .backends.local import threads_per_worker
+from .executor import Job, JobResult, make_executor
 from .resolved import ResolvedStudy
 from .spec import StudySpec
 
@@ -108,7 +109,8 @@ def _serial_job(job: Job) -> JobResult:
 
 def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int = 1, backend: str = "local",
               resume: bool = False, retry_failed: bool = False, progress: bool = True,
-              console: Console | None = None, variants: list[str] | None = None) -> StudyOutcome:
+              console: Console | None = None, variants: list[str] | None = None, address: str | None = None,
+              storage: str | None = None) -> StudyOutcome:
     """Execute every run of `spec` not finished yet (of the `variants` named, if given: part of a study, whose
     other runs a later call adds). Ends after the runs: the caller builds the tables and the report
     (:func:`nnstudy.report.finish_study`), which read the study directory alone."""
@@ -116,7 +118,7 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
     study = spec.resolved()
     study_dir = study_dir_for(spec, out_dir)
     check_name(study_dir.name, "study name")
-    executor = make_executor(backend, workers)
+    executor = make_executor(backend, workers, address=address, storage=storage)
     if variants is not None:
         spec.select(variants)   # an unknown name: one line with "did you mean"
     existed = study_dir.exists()
@@ -125,7 +127,8 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
             new = _check_claim(study_dir, study, resume)
             outcome = StudyOutcome(study_dir)
             jobs = _jobs(study, variants, study_dir, workers, retry_failed, outcome)
-            _check_data(jobs)   # before anything is written: a study that cannot start leaves nothing behind
+            if executor.data_here:   # before anything is written: a study that cannot start leaves nothing behind
+                _check_data(jobs)
             if new:
                 write_text(study_dir / "study.yaml", yaml.safe_dump(study.to_dict(), sort_keys=False,
                                                                     allow_unicode=True))
@@ -189,7 +192,7 @@ def _run_jobs(study: ResolvedStudy, jobs: list[Job], outcome: StudyOutcome, exec
     study_dir = outcome.study_dir
     mode = "" if study.mode == "full" else f" — {study.mode.upper()} MODE (not the write-up's protocol)"
     say(f"[bold]study {escape(study.name)}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
-        f"{executor.workers} worker(s) → {escape(str(study_dir))}")
+        f"{escape(executor.label)} → {escape(str(study_dir))}")
     if study.base.get("imports"):   # the user's code runs in every run: say whose
         say(f"imports (their code runs in every run): {escape(', '.join(study.base['imports']))}")
     serial_bars = progress and executor.workers == 1   # each run shows its own bar; rich shows one at a time
