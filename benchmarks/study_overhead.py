@@ -33,13 +33,13 @@ SEED_PROTOCOL = {"model": {"name": "tutorial_cnn"}, "data": {"name": "cifar10-sa
                  "optim": {"name": "sgd", "lr": 0.001, "momentum": 0.9}, "train": {"epochs": 1, "batch_size": 4}}
 
 
-def one(runs: int, workers: int, base: dict = TRIVIAL) -> dict[str, float]:
+def one(runs: int, workers: int, base: dict = TRIVIAL, backend: str = "local") -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.yaml"
         path.write_text(yaml.safe_dump({"name": "overhead", "seeds": list(range(runs)), "base": base}))
         t0 = time.perf_counter()
         outcome = run_study(load_study_spec(path), out_dir=Path(tmp) / "out", workers=workers, progress=False,
-                            report=False)
+                            backend=backend)
         wall = time.perf_counter() - t0
         work = 0.0
         for run in (outcome.study_dir / "runs").iterdir():

@@ -233,3 +233,26 @@ def test_variant_names_are_found_under_the_runners_directory_names(tmp_path):
     (run / "summary.json").write_text(json.dumps(_summary("lr 0.01/x", 0, 0.6)))
     runs = collect_runs(d)
     assert runs.loc[runs["variant"] == "lr 0.01/x", "status"].tolist() == ["finished", "missing"]
+
+
+def test_tables_have_one_column_per_axis(tmp_path):
+    """results and summary carry each axis of the study (its override, else the base value) beside variant."""
+    import yaml
+
+    from nnstudy.report import finish_study
+    from nnstudy.study import load_study_spec, run_study
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "grid", "seeds": [0], "grid": {"optim.lr": [0.01, 0.1], "model.hidden": [[8], [16]]},
+        "base": {"model": {"name": "mlp", "act": "tanh"}, "data": {"name": "cifar10-sample", "subset": 64},
+                 "train": {"epochs": 1, "batch_size": 32, "threads": 1}}}, sort_keys=False))
+    outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False)
+    finish_study(outcome.study_dir)
+    runs = pd.read_parquet(outcome.study_dir / "results.parquet")
+    assert list(runs.columns[:4]) == ["variant", "seed", "optim.lr", "model.hidden"]
+    assert runs["optim.lr"].tolist() == [0.01, 0.01, 0.1, 0.1]
+    assert runs["model.hidden"].tolist() == ["[8]", "[16]", "[8]", "[16]"]
+    assert runs.groupby("optim.lr")["test_acc"].count().to_dict() == {0.01: 2, 0.1: 2}
+    summary = pd.read_parquet(outcome.study_dir / "summary.parquet")
+    assert list(summary.columns[:3]) == ["variant", "optim.lr", "model.hidden"]
+    assert "optim.lr_mean" not in summary.columns

@@ -80,6 +80,20 @@ class ResolvedStudy(_Frozen):
     def variant_names(self) -> list[str]:
         return [v.name for v in self.variants]
 
+    @property
+    def axes(self) -> list[str]:
+        """The dotted config keys the variants change (e.g. optim.lr, model.act), in order of first appearance."""
+        return list(dict.fromkeys(k for v in self.variants for k in v.overrides))
+
+    def axis_value(self, variant: Variant, key: str) -> Any:
+        """What `key` is in `variant`'s runs: its override, else the base config's value (None when unset)."""
+        if key in variant.overrides:
+            return variant.overrides[key]
+        node: Any = self.base
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
     def seeds_of(self, variant: str) -> list[int]:
         """The seeds a variant runs: all of them, or the first alone for published weights (evaluated, not trained:
         no randomness, so one run is enough)."""

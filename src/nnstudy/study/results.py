@@ -20,7 +20,7 @@ from scipy import stats
 from ..errors import RunDirError, clip
 from ..io import atomic_path
 from ..runs import RunDir
-from .resolved import ResolvedStudy, quoted
+from .resolved import ResolvedStudy, quoted, yaml_scalar
 
 __all__ = ["TEST_DESCRIPTION", "ALPHA", "read_study", "collect_runs", "read_summary", "summary_problem",
            "aggregate", "write_tables", "compare", "format_mean_std", "summary_table"]
@@ -76,12 +76,25 @@ def collect_runs(study_dir: str | Path) -> pd.DataFrame:
                          columns=columns + metric_names)
     table["variant"] = pd.Categorical(table["variant"], categories=variants, ordered=True)
     table["seed"] = table["seed"].astype("int64")
+    for i, key in enumerate(study.axes):   # one column per axis, beside variant: df.groupby("optim.lr") works
+        by_variant = {v.name: study.axis_value(v, key) for v in study.variants}
+        table.insert(2 + i, key, axis_column([by_variant[str(v)] for v in table["variant"]]))
     for col in ("status", "error", "run_dir", "model"):
         table[col] = table[col].astype("string")
     for col in table.columns[table.columns.get_loc("params"):]:
         table[col] = pd.to_numeric(table[col], errors="coerce")
         table[col] = table[col].astype("Int64" if col in _INT_COLUMNS else "float64")
     return table
+
+
+def axis_column(values: list[Any]) -> pd.Series:
+    """An axis's values as one typed column: numbers, booleans, or text (lists and mappings as YAML, `[16, 32]`)."""
+    if all(isinstance(v, bool) for v in values):
+        return pd.Series(values, dtype="boolean")
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) or v is None for v in values):
+        return pd.Series([math.nan if v is None else v for v in values], dtype="float64")
+    return pd.Series([None if v is None else v if isinstance(v, str) else yaml_scalar(v) for v in values],
+                     dtype="string")
 
 
 def _run_row(run: RunDir) -> dict[str, Any]:
@@ -167,7 +180,8 @@ def aggregate(runs: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
     """
     variants = study.variant_names
     metric, baseline = study.report.metric, study.baseline
-    numeric = [c for c in runs.columns if c != "seed" and pd.api.types.is_numeric_dtype(runs[c])]
+    numeric = [c for c in runs.columns if c != "seed" and c not in study.axes
+               and pd.api.types.is_numeric_dtype(runs[c])]
     finished = runs[runs["status"] == "finished"]
     groups = {name: finished[finished["variant"] == name] for name in variants}
 
@@ -195,6 +209,8 @@ def aggregate(runs: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table["variant"] = pd.Categorical(table["variant"], categories=variants, ordered=True)
     table["verdict"] = table["verdict"].astype("string")
+    for i, key in enumerate(study.axes):
+        table.insert(1 + i, key, axis_column([study.axis_value(v, key) for v in study.variants]))
     return table
 
 
