@@ -299,7 +299,8 @@ def corrupt_study(tmp_path_factory) -> Path:
 
 
 def test_corrupt_summaries_are_listed_not_fatal(corrupt_study):
-    from nnstudy.study.results import aggregate, collect_runs, read_study, summary_table
+    from nnstudy.study.results import aggregate, collect_runs, read_study
+    from nnstudy.study.tables import summary_table
     runs = collect_runs(corrupt_study).set_index(["variant", "seed"])
     for name, (_, needle) in BAD_SUMMARIES.items():
         row = runs.loc[(name, 0)]

@@ -12,16 +12,15 @@ import yaml
 from scipy import stats
 
 from nnstudy.errors import RunDirError
-from nnstudy.study.results import (
-    TEST_DESCRIPTION,
-    aggregate,
-    collect_runs,
-    compare,
-    format_mean_std,
-    read_study,
-    summary_table,
-    write_tables,
-)
+from nnstudy.numbers import mean_std
+from nnstudy.study.results import aggregate, collect_runs, describe_verdicts, read_study, write_tables
+from nnstudy.study.tables import summary_table
+from nnstudy.study.verdicts import verdict, welch_t
+
+
+def compare(x, y, mode: str) -> dict:
+    """Welch's test and its verdict, as the tables have it for unpaired seeds."""
+    return verdict(welch_t(x, y), mode)
 
 
 def _summary(variant: str, seed: int, test_acc: float, params: int = 62006) -> dict:
@@ -76,7 +75,7 @@ def _make_study(root: Path, accs: dict[str, list[float | str | None]], *, mode: 
 def study_dir(tmp_path):
     return _make_study(tmp_path / "study", {
         "base": [0.50, 0.51, 0.52],
-        "better": [0.70, 0.71, 0.72],
+        "better": [0.70, 0.72, 0.71],   # per-seed differences 0.20, 0.21, 0.19: paired by seed
         "same": [0.50, 0.51, 0.52],
         "partial": [0.60, "failed", None],
         "busy": [0.55, 0.56, "running"],
@@ -132,16 +131,20 @@ def test_aggregate_mean_std_and_verdicts(study_dir):
 
     same = agg.loc["same"]                                                # identical seeds: diff exactly 0
     assert same["diff"] == 0 and same["verdict"] == "no detectable difference with 3 seeds"
+    assert better["test"] == "paired t-test" and "paired t-test on the 3 per-seed differences" in better["reason"]
+    # paired: the p-value of the per-seed differences, Holm-adjusted over the family's two p-values
+    assert better["p_value"] == pytest.approx(stats.ttest_rel([0.70, 0.72, 0.71], [0.50, 0.51, 0.52]).pvalue)
+    assert better["p_adjusted"] == pytest.approx(min(1.0, 2 * better["p_value"]))
 
     partial = agg.loc["partial"]
     assert (partial["n"], partial["failed"], partial["missing"]) == (1, 1, 1)
     assert partial["verdict"].startswith("not enough seeds") and math.isnan(partial["test_acc_std"])
-    assert partial["diff"] == pytest.approx(0.09) and math.isnan(partial["ci_low"])
+    assert partial["diff"] == pytest.approx(0.10) and math.isnan(partial["ci_low"])   # paired: seed 0 with seed 0
     assert agg.loc["busy", "running"] == 1 and agg.loc["busy", "n"] == 2
 
 
 def test_mode_min_flips_the_verdict(tmp_path):
-    d = _make_study(tmp_path, {"base": [0.50, 0.51, 0.52], "higher": [0.70, 0.71, 0.72]}, mode="min")
+    d = _make_study(tmp_path, {"base": [0.50, 0.51, 0.52], "higher": [0.70, 0.72, 0.71]}, mode="min")
     agg = aggregate(collect_runs(d), read_study(d)).set_index("variant")
     assert agg.loc["higher", "verdict"] == "worse" and agg.loc["higher", "diff"] > 0
 
@@ -189,18 +192,19 @@ def test_write_tables_roundtrip(study_dir):
 
 
 def test_format_mean_std():
-    assert format_mean_std(0.5934, 0.0121, 3) == "0.593 ± 0.012"
-    assert format_mean_std(0.5934, float("nan"), 3) == "0.593"
-    assert format_mean_std(float("nan"), float("nan"), 3) == "—"
+    assert mean_std(0.5934, 0.0121, 3) == "0.593 ± 0.012"
+    assert mean_std(0.5934, float("nan"), 3) == "0.593"
+    assert mean_std(float("nan"), float("nan"), 3) == "—"
 
 
 def test_summary_table_strings(tmp_path):
-    d = _make_study(tmp_path, {"base": [0.50, 0.51, 0.52], "better": [0.70, 0.71, 0.72], "partial": [0.6, "failed"]},
+    d = _make_study(tmp_path, {"base": [0.50, 0.51, 0.52], "better": [0.70, 0.72, 0.71], "partial": [0.6, "failed"]},
                     reference={"base": {"test_acc": 0.593}, "better": {"test_acc": 0.65}})
     study = read_study(d)
     table = summary_table(aggregate(collect_runs(d), study), study)
-    assert list(table.columns) == ["variant", "n", "test_acc", "val_acc", "params", "MACs", "train s", "eval s",
-                                   "test_acc (write-up)", "diff test_acc [95% CI]", "p", "verdict"]
+    assert list(table.columns) == ["variant", "n", "test_acc", "val_acc", "test_acc (write-up)",
+                                   "diff test_acc [95% CI]", "p", "p (Holm)", "verdict", "params", "MACs", "train s",
+                                   "eval s"]
     rows = table.set_index("variant")
     assert rows.loc["base", "test_acc"] == "0.510 ± 0.010"
     assert rows.loc["base", "params"] == "62,006" and rows.loc["base", "MACs"] == "651,720"
@@ -208,7 +212,7 @@ def test_summary_table_strings(tmp_path):
     assert rows.loc["base", "diff test_acc [95% CI]"] == "—" and rows.loc["base", "verdict"] == "baseline"
     assert rows.loc["better", "diff test_acc [95% CI]"].startswith("+0.200 [+0.1")
     assert rows.loc["partial", "n"] == "1 (1 failed, 1 missing)" and rows.loc["partial", "test_acc"] == "0.600"
-    assert "Welch" in TEST_DESCRIPTION
+    assert "Holm-adjusted over 1 comparison (" in describe_verdicts(aggregate(collect_runs(d), study), study)
 
 
 def test_summary_table_without_references_or_finished_runs(tmp_path):

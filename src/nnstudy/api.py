@@ -157,7 +157,8 @@ def _module_type() -> type:
 
 def read_results(study_dir: str | Path) -> StudyResults:
     """The results of the study in `study_dir`, read from its files."""
-    from .study.results import aggregate, collect_runs, read_study, summary_table
+    from .study.results import aggregate, collect_runs, read_study
+    from .study.tables import summary_table
     study_dir = Path(study_dir)
     study = read_study(study_dir)
     runs = collect_runs(study_dir)

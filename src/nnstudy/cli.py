@@ -346,22 +346,27 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _print_study(study_dir: Path) -> None:
-    from .study.results import TEST_DESCRIPTION, aggregate, collect_runs, read_study, summary_table
+    from .study.results import aggregate, collect_runs, describe_verdicts, read_study
+    from .study.tables import adjusted_p_column, chance_note, summary_table
     study = read_study(study_dir)
-    frame = summary_table(aggregate(collect_runs(study_dir), study), study)
+    agg = aggregate(collect_runs(study_dir), study)
+    frame = summary_table(agg, study)
     metric = study.report.metric
     # the terminal gets the verdict columns; report.md / report.html have every metric
-    keep = ["variant", "n", metric, f"{metric} (write-up)", f"diff {metric} [95% CI]", "p", "verdict", "params",
-            "train s"]
+    keep = ["variant", "n", metric, f"{metric} (write-up)", f"diff {metric} [95% CI]", "p", adjusted_p_column(study),
+            "verdict", "params", "train s"]
     frame = frame[[c for c in keep if c in frame.columns]]
     mode = "" if study.mode == "full" else f" — {study.mode.upper()} MODE"
-    table = Table(title=f"{study.name}{mode}: mean ± std over seeds; verdicts vs {study.baseline!r} "
-                        f"on {metric} ({TEST_DESCRIPTION})", title_justify="left")
+    table = Table(title=f"{study.name}{mode}: mean ± std over seeds; verdicts vs {study.baseline!r} on {metric} "
+                        f"({describe_verdicts(agg, study)}; paired by seed)", title_justify="left")
     for col in frame.columns:
         table.add_column(str(col))
     for row in frame.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     out().print(table)
+    note = chance_note(agg, study.baseline)
+    if note:
+        err().print(f"nnstudy: warning: {note}", markup=False, highlight=False)
     out().print(f"report: {study_dir / 'report.html'}  and  {study_dir / 'report.md'}")
 
 

@@ -6,6 +6,7 @@ in the report's notes, never a reason to fail the report.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,8 @@ from ..runs import RunDir
 from ..study.resolved import ResolvedStudy
 from . import figures as F
 
-__all__ = ["Run", "Context", "read_history", "read_predictions", "read_scores", "read_forecasts", "file_slug"]
+__all__ = ["Run", "Context", "read_history", "read_predictions", "read_scores", "read_forecasts", "file_slug",
+           "agg_value", "number", "whole"]
 
 @dataclass
 class Run:
@@ -184,3 +186,26 @@ def file_slug(name: str, taken: set[str]) -> str:
         slug, k = f"{base}-{k}", k + 1
     taken.add(slug)
     return slug
+
+
+def number(value: Any) -> float | None:
+    """A value of a user's file as a float (a number or a numeric string), None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def whole(value: Any) -> int | None:
+    """A value of a user's file as an int when it is a finite whole number, else None."""
+    x = number(value) if not isinstance(value, str) else None
+    return int(x) if x is not None and math.isfinite(x) and x == int(x) else None
+
+
+def agg_value(ctx: Context, variant: str, column: str, default: Any = float("nan")) -> Any:
+    row = ctx.agg_row(variant)
+    if row is None or column not in row.index or pd.isna(row[column]):
+        return default
+    return row[column]

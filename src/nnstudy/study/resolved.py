@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,7 +18,7 @@ from ..config import apply_overrides, read_yaml
 from ..errors import RunDirError, clip
 from ..names import check_label
 
-__all__ = ["ResolvedStudy", "Variant", "ReportSpec", "Cell", "run_name", "quoted", "yaml_scalar"]
+__all__ = ["ResolvedStudy", "Variant", "ReportSpec", "Claim", "Cell", "run_name", "quoted", "yaml_scalar"]
 
 
 class _Frozen(BaseModel):
@@ -35,6 +35,16 @@ class Variant(_Frozen):
         return check_label(name)
 
 
+class Claim(_Frozen):
+    """A published claim about one variant against the baseline, e.g. "tanh beats relu" (seed 003): the report
+    tests it and says reproduced, not reproduced or inconclusive."""
+
+    claim: str                                          # the claim in words, as the write-up makes it
+    variant: str                                        # the variant it is about, compared with the baseline
+    expect: Literal["better", "worse", "equivalent"]    # what the claim says the variant is
+    source: str = ""                                    # where the write-up says it
+
+
 class ReportSpec(_Frozen):
     metric: str = "test_acc"                    # the metric verdicts are about
     mode: Literal["max", "min"] = "max"         # whether larger is better
@@ -42,6 +52,12 @@ class ReportSpec(_Frozen):
     reference: dict[str, dict[str, Any] | None] = Field(default_factory=dict)   # the write-up's numbers
     reference_source: str = ""
     notes: str = ""
+    # how the verdicts are reached (docs/verdicts.md): the paired test, the correction over the study's
+    # comparisons, and, with a margin (the smallest difference that matters, in the metric's units), equivalence
+    test: Literal["t", "wilcoxon"] = "t"
+    correction: Literal["holm", "bh", "bonferroni", "none"] = "holm"
+    margin: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    claims: list[Claim] = Field(default_factory=list)   # the write-up's claims, tested as hypotheses
 
     @property
     def all_metrics(self) -> list[str]:

@@ -5,7 +5,7 @@
 
 Everything here reads files only, so a report can be rebuilt at any time, also while a sweep is still running
 (unfinished runs are listed with their status, not silently dropped). Each variant is compared with the baseline on
-``report.metric`` by Welch's t-test over seeds (:data:`TEST_DESCRIPTION`).
+``report.metric`` over seeds, all comparisons of the study as one family (study/verdicts.py, docs/verdicts.md).
 """
 from __future__ import annotations
 
@@ -15,27 +15,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..errors import RunDirError, clip
+from ..errors import NnstudyError, RunDirError, clip
 from ..io import atomic_path
 from ..runs import RunDir
+from . import verdicts
 from .resolved import ResolvedStudy, quoted, yaml_scalar
 
-__all__ = ["TEST_DESCRIPTION", "ALPHA", "read_study", "collect_runs", "read_summary", "summary_problem",
-           "aggregate", "write_tables", "compare", "format_mean_std", "summary_table"]
-
-ALPHA = 0.05   # significance level of the verdicts; the intervals are (1 - ALPHA) = 95 %
-TEST_DESCRIPTION = ("Welch's two-sample t-test (unequal variances), two-sided, α = 0.05; "
-                    "95% confidence interval of the difference of means over seeds (variant − baseline)")
-NOT_ENOUGH_SEEDS = "not enough seeds (need ≥ 2 finished per variant)"
+__all__ = ["read_study", "collect_runs", "read_summary", "summary_problem", "aggregate", "write_tables",
+           "chance_level", "describe_verdicts"]
 
 # Columns of collect_runs() before the metric columns, in this order.
 RUN_COLUMNS = ["variant", "seed", "status", "error", "run_dir", "model", "params", "macs", "flops",
                "flops_detailed", "train_seconds", "eval_seconds", "train_samples_per_second", "peak_rss_mb",
-               "selected_epoch", "attempts"]
+               "selected_epoch", "attempts", "num_classes"]
 # Counts that are whole numbers: nullable Int64 so that CSV shows 62006, not 62006.0, and a missing run stays NA.
-_INT_COLUMNS = ["params", "macs", "flops", "flops_detailed", "selected_epoch", "attempts"]
+_INT_COLUMNS = ["params", "macs", "flops", "flops_detailed", "selected_epoch", "attempts", "num_classes"]
 _STATUSES = ("finished", "failed", "running", "missing", "corrupt")
 
 # The fields of summary.json that the tables and the report read, by the JSON type they must have (or null).
@@ -116,12 +111,27 @@ def _run_row(run: RunDir) -> dict[str, Any]:
            "train_samples_per_second": timing.get("train_samples_per_second"),
            "peak_rss_mb": memory.get("peak_rss_mb"),
            "selected_epoch": summary.get("selected_epoch"), "attempts": summary.get("attempts"),
+           "num_classes": _num_classes(summary, run),
            # scalar metrics only: a task may add structured results, which have no mean over seeds
            "metrics": {k: v for k, v in (summary.get("metrics") or {}).items()
                        if isinstance(v, (int, float)) and not isinstance(v, bool)}}
     if "peak_gpu_mb" in memory:
         row["peak_gpu_mb"] = memory["peak_gpu_mb"]
     return row
+
+
+def _num_classes(summary: dict[str, Any], run: RunDir) -> int | None:
+    """The classes of a run's data: recorded in summary.json's data (or its class names); for runs from before it
+    was recorded, the model's num_classes in config.yaml. None for values (regression, forecasting)."""
+    data = summary.get("data") or {}
+    names = (data.get("info") or {}).get("class_names") or data.get("class_names")
+    value = data.get("num_classes", len(names) if isinstance(names, list) else None)
+    if value is None and summary.get("task") == "classification":
+        try:
+            value = (run.read_config().model.model_extra or {}).get("num_classes")
+        except NnstudyError:   # an unreadable config.yaml: no chance level, not a broken table
+            value = None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def read_summary(run: RunDir) -> dict[str, Any] | None:
@@ -173,82 +183,85 @@ def _json_type(value: Any) -> str:
 
 def aggregate(runs: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
     """One row per variant (study order): seed counts, mean and std of every numeric column over finished seeds,
-    and the comparison with the baseline on report.metric (diff, ci_low, ci_high, p_value, verdict).
+    and the comparison with the baseline on report.metric: diff, ci_low, ci_high, p_value, p_adjusted,
+    p_equivalence, test, verdict, seeds_needed, reason (see verdicts.compare_variants).
 
-    std uses ddof=1 (NaN with fewer than 2 seeds). diff is variant mean − baseline mean, so its sign is the raw
-    direction; the verdict reads it through report.mode ("max": higher is better).
+    std uses ddof=1 (NaN with fewer than 2 seeds). diff is variant − baseline, so its sign is the raw direction; the
+    verdict reads it through report.mode ("max": higher is better). Variants ran the baseline's seeds, so each
+    comparison is paired by seed (with seed_keys, each seed also drew its own split, shared by all variants).
     """
     variants = study.variant_names
-    metric, baseline = study.report.metric, study.baseline
-    numeric = [c for c in runs.columns if c != "seed" and c not in study.axes
+    baseline = study.baseline
+    numeric = [c for c in runs.columns if c not in ("seed", "num_classes") and c not in study.axes
                and pd.api.types.is_numeric_dtype(runs[c])]
     finished = runs[runs["status"] == "finished"]
-    groups = {name: finished[finished["variant"] == name] for name in variants}
-
-    def values(name: str) -> np.ndarray:
-        if metric not in runs.columns:
-            return np.array([])
-        col = groups[name][metric].astype("float64")
-        return col[col.notna()].to_numpy()
-
-    base_values = values(baseline)
     rows = []
     for name in variants:
-        g, statuses = groups[name], runs.loc[runs["variant"] == name, "status"]
+        g, statuses = finished[finished["variant"] == name], runs.loc[runs["variant"] == name, "status"]
         row: dict[str, Any] = {"variant": name, "n": len(g)}
         row.update({s: int((statuses == s).sum()) for s in _STATUSES[1:]})
         for c in numeric:
             col = g[c].astype("float64")
             row[f"{c}_mean"] = col.mean() if col.notna().any() else math.nan
             row[f"{c}_std"] = col.std(ddof=1) if col.notna().sum() >= 2 else math.nan
-        if name == baseline:
-            row.update(diff=math.nan, ci_low=math.nan, ci_high=math.nan, p_value=math.nan, verdict="baseline")
-        else:
-            row.update(compare(values(name), base_values, study.report.mode))
         rows.append(row)
     table = pd.DataFrame(rows)
+    comparisons = _comparisons(runs, study)
+    for key in _VERDICT_COLUMNS:
+        table[key] = [comparisons.get(name, {}).get(key, _BASELINE_ROW.get(key, math.nan)) if name != baseline
+                      else _BASELINE_ROW.get(key, math.nan) for name in variants]
     table["variant"] = pd.Categorical(table["variant"], categories=variants, ordered=True)
-    table["verdict"] = table["verdict"].astype("string")
+    for key in ("verdict", "test", "reason"):
+        table[key] = table[key].astype("string")
+    table["seeds_needed"] = pd.array([None if pd.isna(v) else int(v) for v in table["seeds_needed"]], dtype="Int64")
     for i, key in enumerate(study.axes):
         table.insert(1 + i, key, axis_column([study.axis_value(v, key) for v in study.variants]))
     return table
 
 
-def compare(x: np.ndarray, y: np.ndarray, mode: str) -> dict[str, Any]:
-    """Welch comparison of a variant's seeds `x` with the baseline's `y`: diff, ci_low, ci_high, p_value, verdict."""
-    x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
-    nx, ny = len(x), len(y)
-    out = {"diff": float(x.mean() - y.mean()) if nx and ny else math.nan,
-           "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan}
-    if nx < 2 or ny < 2:
-        return {**out, "verdict": NOT_ENOUGH_SEEDS}
-    diff = out["diff"]
-    seeds = f"{nx} seeds" if nx == ny else f"{nx} and {ny} seeds"
-    # Squared standard errors of the two means. Equal values are tested exactly: their float variance can come
-    # out as 1e-33 instead of 0, which would turn "no spread" into an absurdly significant t.
-    vx = x.var(ddof=1) / nx if np.ptp(x) > 0 else 0.0
-    vy = y.var(ddof=1) / ny if np.ptp(y) > 0 else 0.0
-    if vx + vy == 0:
-        # No spread on either side: the t statistic is 0/0 or ±inf, neither is evidence. State what we see.
-        if math.isclose(x.mean(), y.mean(), rel_tol=1e-12, abs_tol=1e-15):   # equal up to float rounding
-            return {**out, "diff": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0,
-                    "verdict": f"no detectable difference with {seeds}"}
-        return {**out, "ci_low": diff, "ci_high": diff,
-                "verdict": f"{_direction(diff, mode)} (identical seeds; no spread to test)"}
-    se = math.sqrt(vx + vy)
-    # Welch–Satterthwaite degrees of freedom; a side with zero variance contributes nothing.
-    df = (vx + vy) ** 2 / ((vx ** 2 / (nx - 1) if vx else 0.0) + (vy ** 2 / (ny - 1) if vy else 0.0))
-    half = float(stats.t.ppf(1 - ALPHA / 2, df)) * se
-    if vx and vy:
-        p = float(stats.ttest_ind(x, y, equal_var=False).pvalue)
-    else:   # the same test; scipy would warn about (and be unsure of) the constant side's float variance
-        p = float(2 * stats.t.sf(abs(diff) / se, df))
-    verdict = _direction(diff, mode) if p < ALPHA else f"no detectable difference with {seeds}"
-    return {**out, "ci_low": diff - half, "ci_high": diff + half, "p_value": p, "verdict": verdict}
+_VERDICT_COLUMNS = ("diff", "ci_low", "ci_high", "p_value", "p_adjusted", "p_equivalence", "test", "verdict",
+                    "seeds_needed", "reason")
+_BASELINE_ROW = {"verdict": "baseline", "test": None, "reason": None, "seeds_needed": None}
 
 
-def _direction(diff: float, mode: str) -> str:
-    return "better" if (diff > 0) == (mode == "max") else "worse"
+def metric_by_seed(runs: pd.DataFrame, metric: str, variant: str, seeds: list[int]) -> np.ndarray:
+    """`metric` of `variant`'s finished runs, one value per seed of `seeds` (NaN where a run did not finish)."""
+    if metric not in runs.columns:
+        return np.full(len(seeds), math.nan)
+    done = runs[(runs["variant"] == variant) & (runs["status"] == "finished")]
+    by_seed = dict(zip(done["seed"].astype(int), done[metric].astype("float64")))
+    return np.array([by_seed.get(s, math.nan) for s in seeds], dtype="float64")
+
+
+def chance_level(metric: str, num_classes: Any) -> float | None:
+    """What guessing scores on `metric`: 1 / classes for accuracy (balanced classes; the majority-class rate is
+    higher on imbalanced data, so this flags less, never more), 0.5 for ROC AUC; None when unknown."""
+    name = metric.removeprefix("test_").removeprefix("val_").removeprefix("train_")
+    if name == "roc_auc":
+        return 0.5
+    if name == "acc" and not pd.isna(num_classes) and int(num_classes) >= 2:
+        return 1.0 / int(num_classes)
+    return None
+
+
+def _comparisons(runs: pd.DataFrame, study: ResolvedStudy) -> dict[str, dict[str, Any]]:
+    report = study.report
+    seeds = list(study.seeds)
+    others = [v for v in study.variant_names if v != study.baseline]
+    if not others:
+        return {}
+    classes = runs["num_classes"].dropna() if "num_classes" in runs.columns else pd.Series(dtype="float64")
+    chance = chance_level(report.metric, classes.iloc[0] if len(classes) else math.nan)
+    return verdicts.compare_variants(
+        {v: metric_by_seed(runs, report.metric, v, seeds) for v in others},
+        metric_by_seed(runs, report.metric, study.baseline, seeds), report.mode, paired=True, test=report.test,
+        correction=report.correction, margin=report.margin, chance_level=chance)
+
+
+def describe_verdicts(agg: pd.DataFrame, study: ResolvedStudy) -> str:
+    """How the study's verdicts were reached, in one sentence (each row's own test is in its `reason`)."""
+    m = int(agg["p_value"].notna().sum()) if "p_value" in agg else 0
+    return verdicts.describe(study.report.correction, m, verdicts.ALPHA, study.report.margin)
 
 
 # ------------------------------------------------------------------------------------------------------ writing
@@ -273,93 +286,3 @@ def write_tables(study_dir: str | Path) -> dict[str, Path]:
                     table.to_parquet(tmp, index=False)
             paths[path.name] = path
     return paths
-
-
-# ----------------------------------------------------------------------------------------------------- display
-
-def format_mean_std(mean: float, std: float, digits: int) -> str:
-    """'0.593 ± 0.012' (`digits` decimals); '0.593' when std is NaN (one seed); '—' when there is no value."""
-    if mean is None or pd.isna(mean):
-        return "—"
-    if std is None or pd.isna(std):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def summary_table(agg: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
-    """The study's table as display strings, one row per variant (what report.md/report.html and the CLI print).
-
-    Columns: variant, n, each report metric (mean ± std over finished seeds), params, MACs (per sample, forward
-    pass), train s, eval s, the write-up's value of report.metric when the study gives references,
-    diff <metric> [95% CI] (variant − baseline), p, verdict.
-    """
-    report = study.report
-    metric = report.metric
-    reference = report.reference
-    out = pd.DataFrame({"variant": agg["variant"].astype(str)})
-    out["n"] = [_seed_count(r) for _, r in agg.iterrows()]
-    digits = {}
-    for m in report.all_metrics:
-        digits[m] = _digits(agg.get(f"{m}_mean"))
-        out[m] = _mean_std_column(agg, m, digits[m])
-    out["params"] = [_integer(v) for v in agg.get("params_mean", pd.Series(math.nan, index=agg.index))]
-    out["MACs"] = [_integer(v) for v in agg.get("macs_mean", pd.Series(math.nan, index=agg.index))]
-    out["train s"] = _mean_std_column(agg, "train_seconds", _digits(agg.get("train_seconds_mean")))
-    out["eval s"] = _mean_std_column(agg, "eval_seconds", _digits(agg.get("eval_seconds_mean")))
-    if any(metric in (reference.get(v) or {}) for v in out["variant"]):
-        out[f"{metric} (write-up)"] = [_plain((reference.get(v) or {}).get(metric)) for v in out["variant"]]
-    d = digits[metric]
-    out[f"diff {metric} [95% CI]"] = [_diff_cell(r, d) for _, r in agg.iterrows()]
-    out["p"] = [_p_cell(p) for p in agg["p_value"]]
-    out["verdict"] = agg["verdict"].astype(str).to_numpy()
-    return out.reset_index(drop=True)
-
-
-def _mean_std_column(agg: pd.DataFrame, col: str, digits: int) -> list[str]:
-    if f"{col}_mean" not in agg:
-        return ["—"] * len(agg)
-    return [format_mean_std(m, s, digits) for m, s in zip(agg[f"{col}_mean"], agg[f"{col}_std"])]
-
-
-def _seed_count(row: pd.Series) -> str:
-    """'3', or '2 (1 failed)': unfinished seeds are said, not hidden."""
-    notes = [f"{int(row[s])} {s}" for s in _STATUSES[1:] if s in row and row[s]]
-    return f"{int(row['n'])}" + (f" ({', '.join(notes)})" if notes else "")
-
-
-def _digits(means: pd.Series | None) -> int:
-    """Decimals for a column, from its largest magnitude: 0.593 → 3, 0.0123 → 4, 45.6 → 2, 1243.5 → 1."""
-    if means is None:
-        return 3
-    values = pd.to_numeric(means, errors="coerce").abs().dropna()
-    values = values[values > 0]
-    if values.empty:
-        return 3
-    top = values.max()
-    return 4 if top < 0.01 else 3 if top < 10 else 2 if top < 100 else 1 if top < 10_000 else 0
-
-
-def _integer(value: float) -> str:
-    return "—" if pd.isna(value) else f"{round(float(value)):,}"
-
-
-def _plain(value: Any) -> str:
-    """A write-up's number as they wrote it (0.593, 93.07, 1243)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
-
-
-def _diff_cell(row: pd.Series, digits: int) -> str:
-    if row["verdict"] == "baseline" or pd.isna(row["diff"]):
-        return "—"
-    cell = f"{row['diff']:+.{digits}f}"
-    if pd.notna(row["ci_low"]):
-        cell += f" [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
-    return cell
-
-
-def _p_cell(p: float) -> str:
-    if pd.isna(p):
-        return "—"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"

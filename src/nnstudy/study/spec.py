@@ -110,6 +110,11 @@ class StudySpec(_Strict):
             hint = closest(baseline, [v.name for v in variants])
             raise ConfigError(f"study {self.name!r}: baseline {baseline!r} is not a variant"
                               + (f"; did you mean {hint!r}?" if hint else ""))
+        for claim in self.report.claims:
+            if claim.variant not in {v.name for v in variants}:
+                hint = closest(claim.variant, [v.name for v in variants])
+                raise ConfigError(f"study {self.name!r}: report.claims: {claim.variant!r} is not a variant"
+                                  + (f"; did you mean {hint!r}?" if hint else ""))
         unknown = sorted(set(self.weights) - {v.name for v in variants})
         if unknown:
             raise ConfigError(f"study {self.name!r}: weights for unknown variant(s) {', '.join(unknown)} "

@@ -66,6 +66,12 @@ class Task(ABC):
         for ROC curves)."""
         return {"pred": outputs.detach()}
 
+    def exact_metrics(self, predictions: dict[str, torch.Tensor], targets: torch.Tensor) -> dict[str, float]:
+        """Metrics computed once from a whole split's kept predictions (`predictions()` of every sample, and the
+        targets), replacing those of `finalize` with the same names: for metrics that do not add up over batches
+        exactly (ranking metrics such as ROC AUC). Called on the final test split; empty by default."""
+        return {}
+
     def better(self, value: float, best: float | None) -> bool:
         if best is None:
             return True

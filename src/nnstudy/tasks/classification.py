@@ -11,7 +11,7 @@ from ..data.base import Dataset
 from . import register_task
 from .base import StepResult, Task
 
-__all__ = ["Classification", "AUC_BINS", "AUC_RANGE", "auc_from_histograms"]
+__all__ = ["Classification", "AUC_BINS", "AUC_RANGE", "auc_from_histograms", "exact_auc"]
 
 # Ranking metrics must add up over batches, so each batch adds histograms of the positive class's log-odds
 # (one per true class) instead of keeping every score. 4,096 bins over ±16 nats: a bin is 1/128 nat wide, and
@@ -53,6 +53,26 @@ def auc_from_histograms(neg: Any, pos: Any) -> tuple[float, float]:
     return roc, pr
 
 
+def exact_auc(score: Any, positive: Any) -> tuple[float, float]:
+    """(ROC AUC, PR AUC) from every sample's score and whether it is positive, exactly: ROC AUC is the Mann-Whitney
+    statistic with tied scores counting half (scikit-learn's ``roc_auc_score``), PR AUC the average precision with
+    one threshold per distinct score (``average_precision_score``). NaN when a class has no samples."""
+    score = torch.as_tensor(score, dtype=torch.float64).reshape(-1)
+    positive = torch.as_tensor(positive).reshape(-1).bool()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan"), float("nan")
+    # distinct scores, high to low, with the positives and negatives at each: one threshold per distinct score
+    values, inverse = torch.unique(score, sorted=True, return_inverse=True)
+    pos = torch.bincount(inverse[positive], minlength=len(values)).double().flip(0)
+    neg = torch.bincount(inverse[~positive], minlength=len(values)).double().flip(0)
+    tp, fp = torch.cumsum(pos, 0), torch.cumsum(neg, 0)
+    neg_below = n_neg - fp                               # negatives strictly below each threshold
+    roc = float((pos * (neg_below + 0.5 * neg)).sum()) / (n_pos * n_neg)
+    pr = float((pos * tp / (tp + fp)).sum()) / n_pos
+    return roc, pr
+
+
 @register_task("classification")
 class Classification(Task):
     """Cross-entropy on class logits; metrics loss and accuracy (fraction correct, 0-1).
@@ -62,7 +82,9 @@ class Classification(Task):
       predictions (scikit-learn's ``f1_score(average="macro")``).
     - ``auc=True`` (class ``positive`` against the rest) adds ``roc_auc``, ``pr_auc`` (average precision),
       ``sensitivity`` (recall of the positive class) and ``specificity`` (recall of the rest), selects the epoch
-      on validation ROC AUC, and keeps each test sample's log-odds of the positive class for ROC curves.
+      on validation ROC AUC, and keeps each test sample's log-odds of the positive class for ROC curves. Per
+      epoch the AUCs come from binned scores (they add up over batches); the final test AUCs are exact, from
+      every test sample's kept score (`exact_metrics`).
     - ``class_weight``: ``balanced`` weighs each class's cross-entropy by n / (k · n_class) over the training
       split (scikit-learn's convention), so a rare class counts as much as a common one in the loss — and the
       arg-max decision moves towards it; or one weight per class. The reported ``loss`` is then the weighted mean.
@@ -158,6 +180,13 @@ class Classification(Task):
                 metrics["sensitivity"] = float(tp[p] / pos_true) if pos_true > 0 else float("nan")
                 metrics["specificity"] = float(1 - false_pos / neg_true) if neg_true > 0 else float("nan")
         return metrics
+
+    def exact_metrics(self, predictions: dict[str, torch.Tensor], targets: torch.Tensor) -> dict[str, float]:
+        """ROC and PR AUC exactly from the kept log-odds (the binned ones of `finalize` are for the epochs)."""
+        if not self.auc or "score" not in predictions:
+            return {}
+        roc, pr = exact_auc(predictions["score"], targets == self.positive)
+        return {"roc_auc": roc, "pr_auc": pr}
 
     def predictions(self, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
         preds = {"pred": outputs.argmax(dim=1)}
