@@ -308,6 +308,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not sep:
             raise NnstudyError(f"--weights {item!r}: expected VARIANT=FILE, e.g. resnet18=resnet18.pt")
         weights[variant] = path
+    if args.max_seeds is not None and not args.until_decided:
+        raise NnstudyError("--max-seeds goes with --until-decided")
     spec = load_study_spec(args.study, args.overrides, seeds=args.seeds, mode=mode, weights=weights)
     workers = args.workers if args.workers is not None else spec.workers
     variants = None
@@ -316,7 +318,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         variants = split_variant_names(args.variants, [v.name for v in spec.expand()])
     outcome = run_study(spec, out_dir=args.out, workers=workers, backend=args.backend, resume=args.resume,
                         retry_failed=args.retry_failed, progress=not args.quiet, variants=variants,
-                        address=args.address, storage=args.storage)
+                        address=args.address, storage=args.storage,
+                        until_decided=(args.max_seeds or 10) if args.until_decided else None)
     if outcome.stopped:
         raise DiskFullError(f"{outcome.stopped}; the study stopped and every run is kept: free some space, then "
                             f"run the same command with --resume")
@@ -475,6 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--storage", default=None,
                    help="--backend ray: where run files travel (a path, s3://bucket/prefix, ...); default: Ray's "
                         "object store, to this machine")
+    r.add_argument("--until-decided", action="store_true",
+                   help="add seeds round by round to the comparisons still undecided (a group-sequential test keeps "
+                        "the false-positive rate at α; docs/verdicts.md), up to --max-seeds")
+    r.add_argument("--max-seeds", type=int, default=None, metavar="K",
+                   help="with --until-decided: the most seeds a variant gets (default 10)")
     r.add_argument("--quick", action="store_true", help="the study's quick mode: minutes on a laptop CPU")
     r.add_argument("--mode", default=None, help="a named mode of the study (e.g. quick)")
     r.add_argument("--weights", action="append", metavar="VARIANT=FILE",

@@ -18,7 +18,7 @@ from ..config import apply_overrides, read_yaml
 from ..errors import RunDirError, clip
 from ..names import check_label
 
-__all__ = ["ResolvedStudy", "Variant", "ReportSpec", "Claim", "Cell", "run_name", "quoted", "yaml_scalar"]
+__all__ = ["ResolvedStudy", "Variant", "ReportSpec", "Claim", "Adaptive", "Cell", "run_name", "quoted", "yaml_scalar"]
 
 
 class _Frozen(BaseModel):
@@ -79,6 +79,14 @@ def run_name(variant: str, seed: int) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._=,+-]', '_', variant)}__s{seed}"
 
 
+class Adaptive(_Frozen):
+    """Seeds added round by round until each comparison is decided (nnstudy run --until-decided): the study starts
+    with its first `first` seeds and adds one seed per round, up to all of `seeds`, to the variants still
+    undecided and to the baseline (study/sequential.py keeps the false-positive rate at α)."""
+
+    first: int = Field(ge=2)
+
+
 class ResolvedStudy(_Frozen):
     name: str
     description: str = ""
@@ -91,6 +99,7 @@ class ResolvedStudy(_Frozen):
     weights: dict[str, str] = Field(default_factory=dict)   # variant -> published weights: evaluated, not trained
     variants: list[Variant]
     report: ReportSpec = Field(default_factory=ReportSpec)
+    adaptive: Adaptive | None = None   # seeds added until decided; `seeds` are then the most a variant may get
 
     @property
     def variant_names(self) -> list[str]:
@@ -126,10 +135,12 @@ class ResolvedStudy(_Frozen):
                                + [f"{k}={seed}" for k in ("train.seed", *self.seed_keys)])
 
     def to_dict(self) -> dict[str, Any]:
-        """What study.yaml holds (seed_keys only when set, so study directories written before it still resume)."""
+        """What study.yaml holds (seed_keys and adaptive only when set, so study directories written before them
+        still resume)."""
         out = self.model_dump(mode="python")
-        if not self.seed_keys:
-            out.pop("seed_keys")
+        for key in ("seed_keys", "adaptive"):
+            if not out[key]:
+                out.pop(key)
         return out
 
     @classmethod

@@ -13,13 +13,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import NnstudyError, RunDirError, clip
 from ..io import atomic_path
 from ..runs import RunDir
 from . import verdicts
+from .adaptive import metric_by_seed, seeds_wanted, sequential_progress
 from .resolved import ResolvedStudy, quoted, yaml_scalar
 
 __all__ = ["read_study", "collect_runs", "read_summary", "summary_problem", "aggregate", "write_tables",
@@ -79,6 +79,12 @@ def collect_runs(study_dir: str | Path) -> pd.DataFrame:
     for col in table.columns[table.columns.get_loc("params"):]:
         table[col] = pd.to_numeric(table[col], errors="coerce")
         table[col] = table[col].astype("Int64" if col in _INT_COLUMNS else "float64")
+    if study.adaptive is not None:   # seeds a variant does not need (yet, or any more) are not missing runs
+        wanted = seeds_wanted(table, study)
+        position = {seed: i for i, seed in enumerate(study.seeds)}
+        keep = [row.status != "missing" or position[row.seed] < wanted[str(row.variant)]
+                for row in table.itertuples(index=False)]
+        table = table[keep].reset_index(drop=True)
     return table
 
 
@@ -224,15 +230,6 @@ _VERDICT_COLUMNS = ("diff", "ci_low", "ci_high", "p_value", "p_adjusted", "p_equ
 _BASELINE_ROW = {"verdict": "baseline", "test": None, "reason": None, "seeds_needed": None}
 
 
-def metric_by_seed(runs: pd.DataFrame, metric: str, variant: str, seeds: list[int]) -> np.ndarray:
-    """`metric` of `variant`'s finished runs, one value per seed of `seeds` (NaN where a run did not finish)."""
-    if metric not in runs.columns:
-        return np.full(len(seeds), math.nan)
-    done = runs[(runs["variant"] == variant) & (runs["status"] == "finished")]
-    by_seed = dict(zip(done["seed"].astype(int), done[metric].astype("float64")))
-    return np.array([by_seed.get(s, math.nan) for s in seeds], dtype="float64")
-
-
 def chance_level(metric: str, num_classes: Any) -> float | None:
     """What guessing scores on `metric`: 1 / classes for accuracy (balanced classes; the majority-class rate is
     higher on imbalanced data, so this flags less, never more), 0.5 for ROC AUC; None when unknown."""
@@ -245,6 +242,8 @@ def chance_level(metric: str, num_classes: Any) -> float | None:
 
 
 def _comparisons(runs: pd.DataFrame, study: ResolvedStudy) -> dict[str, dict[str, Any]]:
+    if study.adaptive is not None:
+        return _sequential_rows(runs, study)
     report = study.report
     seeds = list(study.seeds)
     others = [v for v in study.variant_names if v != study.baseline]
@@ -258,9 +257,33 @@ def _comparisons(runs: pd.DataFrame, study: ResolvedStudy) -> dict[str, dict[str
         correction=report.correction, margin=report.margin, chance_level=chance)
 
 
+def _sequential_rows(runs: pd.DataFrame, study: ResolvedStudy) -> dict[str, dict[str, Any]]:
+    """The verdict rows of an adaptive study: each comparison's last look of the group-sequential test."""
+    rows = {}
+    for variant, progress in sequential_progress(runs, study).items():
+        step = progress.step
+        if step is None:
+            rows[variant] = {"verdict": verdicts.NOT_ENOUGH_SEEDS, "test": "group-sequential paired t-test"}
+            continue
+        c = step.comparison
+        rows[variant] = {
+            "diff": c.diff, "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "p_adjusted": math.nan,
+            "p_equivalence": math.nan, "test": "group-sequential paired t-test", "verdict": step.verdict,
+            "seeds_needed": None,
+            "reason": f"group-sequential paired t-test, look at {step.n} seeds: decides when |t| ≥ "
+                      f"{step.boundary:.2f} (nominal p < {step.nominal_level:.2g}; α spent so far {step.spent:.3g} "
+                      f"of {verdicts.ALPHA:g}/{max(1, len(study.variants) - 1)})"}
+    return rows
+
+
 def describe_verdicts(agg: pd.DataFrame, study: ResolvedStudy) -> str:
     """How the study's verdicts were reached, in one sentence (each row's own test is in its `reason`)."""
     m = int(agg["p_value"].notna().sum()) if "p_value" in agg else 0
+    if study.adaptive is not None:
+        return (f"seeds added until decided ({study.adaptive.first} to {len(study.seeds)} per variant): a "
+                f"group-sequential paired t-test per comparison, Lan–DeMets O'Brien–Fleming-type α spending at "
+                f"{verdicts.ALPHA:g}/{max(1, len(study.variants) - 1)} each (Bonferroni: family-wise error ≤ "
+                f"{verdicts.ALPHA:g}); the p column is the last look's nominal p, not a fixed-sample p-value")
     return verdicts.describe(study.report.correction, m, verdicts.ALPHA, study.report.margin)
 
 

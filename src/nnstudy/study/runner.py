@@ -26,15 +26,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import read_yaml
 from ..engine import train, weights_run
 from ..engine.build import build_data
-from ..errors import BusyError, DiskFullError, NnstudyError, RunDirError, clip
+from ..errors import BusyError, ConfigError, DiskFullError, NnstudyError, RunDirError, clip
 from ..io import disk_full_error, is_disk_full, write_json, write_text
 from ..locks import LOCK_NAME, DirLock
 from ..names import check_name
 from ..resolution import load_config
 from ..runs import RunDir, first_difference
+from .adaptive import seeds_wanted
 from .backends.local import threads_per_worker
 from .executor import Job, JobResult, make_executor
-from .resolved import ResolvedStudy
+from .resolved import Cell, ResolvedStudy
 from .spec import StudySpec
 
 __all__ = ["run_study", "study_dir_for", "run_job", "StudyOutcome"]
@@ -110,12 +111,18 @@ def _serial_job(job: Job) -> JobResult:
 def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int = 1, backend: str = "local",
               resume: bool = False, retry_failed: bool = False, progress: bool = True,
               console: Console | None = None, variants: list[str] | None = None, address: str | None = None,
-              storage: str | None = None) -> StudyOutcome:
+              storage: str | None = None, until_decided: int | None = None) -> StudyOutcome:
     """Execute every run of `spec` not finished yet (of the `variants` named, if given: part of a study, whose
     other runs a later call adds). Ends after the runs: the caller builds the tables and the report
-    (:func:`nnstudy.report.finish_study`), which read the study directory alone."""
+    (:func:`nnstudy.report.finish_study`), which read the study directory alone.
+
+    `until_decided` = K: seeds are added round by round, up to K per variant, to the comparisons still undecided
+    (study/adaptive.py); resumable like any study."""
     console = console or Console(stderr=True, highlight=False)
-    study = spec.resolved()
+    if until_decided is not None and (variants is not None or spec.weights):
+        raise ConfigError("--until-decided runs every variant of a study that trains them all (no --variants, no "
+                          "--weights)")
+    study = spec.resolved(until_decided)
     study_dir = study_dir_for(spec, out_dir)
     check_name(study_dir.name, "study name")
     executor = make_executor(backend, workers, address=address, storage=storage)
@@ -126,13 +133,21 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
         with DirLock(study_dir, "study"):   # one process per study directory
             new = _check_claim(study_dir, study, resume)
             outcome = StudyOutcome(study_dir)
-            jobs = _jobs(study, variants, study_dir, workers, retry_failed, outcome)
+            first = study.cells(variants) if study.adaptive is None else \
+                [c for c in study.cells() if c.seed in study.seeds[:study.adaptive.first]]
+            jobs = _jobs(study, first, study_dir, workers, retry_failed, outcome)
             if executor.data_here:   # before anything is written: a study that cannot start leaves nothing behind
                 _check_data(jobs)
             if new:
                 write_text(study_dir / "study.yaml", yaml.safe_dump(study.to_dict(), sort_keys=False,
                                                                     allow_unicode=True))
             _run_jobs(study, jobs, outcome, executor, progress, console)
+            while study.adaptive is not None and not outcome.stopped:   # a round of seeds per loop
+                jobs = _jobs(study, _wanted_cells(study, study_dir), study_dir, workers, retry_failed,
+                             StudyOutcome(study_dir))
+                if not jobs:
+                    break
+                _run_jobs(study, jobs, outcome, executor, progress, console)
     except OSError as e:
         if is_disk_full(e):
             raise disk_full_error(e.filename or study_dir) from None
@@ -143,12 +158,19 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
     return outcome
 
 
-def _jobs(study: ResolvedStudy, variants: list[str] | None, study_dir: Path, workers: int, retry_failed: bool,
+def _wanted_cells(study: ResolvedStudy, study_dir: Path) -> list[Cell]:
+    """The runs an adaptive study needs now, from what its run directories say (study/adaptive.py)."""
+    from .results import collect_runs
+    wanted = seeds_wanted(collect_runs(study_dir), study)
+    return [c for c in study.cells() if study.seeds.index(c.seed) < wanted[c.variant.name]]
+
+
+def _jobs(study: ResolvedStudy, cells: list[Cell], study_dir: Path, workers: int, retry_failed: bool,
           outcome: StudyOutcome) -> list[Job]:
-    """The runs of `variants` (all when None) still to do (kept runs are counted in `outcome`)."""
+    """The runs of `cells` still to do (kept runs are counted in `outcome`)."""
     threads = threads_per_worker(workers) if workers > 1 else None
     jobs = []
-    for cell in study.cells(variants):
+    for cell in cells:
         name = check_name(cell.name, f"run name of variant {clip(cell.variant.name)}")
         run = RunDir(study_dir / "runs" / name)
         try:

@@ -30,7 +30,7 @@ from ..errors import ConfigError, NnstudyError, clip
 from ..names import check_name
 from ..registry import closest
 from ..resolution import load_config
-from .resolved import ReportSpec, ResolvedStudy, Variant, run_name, yaml_scalar
+from .resolved import Adaptive, ReportSpec, ResolvedStudy, Variant, run_name, yaml_scalar
 
 __all__ = ["StudySpec", "Variant", "ReportSpec", "load_study_spec", "builtin_studies", "run_name",
            "split_variant_names"]
@@ -101,9 +101,10 @@ class StudySpec(_Strict):
             raise ConfigError(f"study {self.name!r}: variant names repeat: {', '.join(dupes)}")
         return out
 
-    def resolved(self) -> ResolvedStudy:
+    def resolved(self, until_decided: int | None = None) -> ResolvedStudy:
         """The study with every choice made (explicit variants and baseline, axes expanded): what runs, what
-        study.yaml holds."""
+        study.yaml holds. `until_decided` = K: start with the study's seeds and add seeds up to K in all
+        (nnstudy run --until-decided --max-seeds K)."""
         variants = self.expand()
         baseline = self.baseline or variants[0].name
         if baseline not in {v.name for v in variants}:
@@ -119,9 +120,16 @@ class StudySpec(_Strict):
         if unknown:
             raise ConfigError(f"study {self.name!r}: weights for unknown variant(s) {', '.join(unknown)} "
                               f"(variants: {', '.join(v.name for v in variants)})")
+        seeds, adaptive = list(self.seeds), None
+        if until_decided is not None:
+            if len(seeds) < 2 or until_decided <= len(seeds):
+                raise ConfigError(f"--max-seeds {until_decided}: expected more than the study's {len(seeds)} seeds "
+                                  f"to start from (and those at least 2)")
+            seeds += [max(seeds) + 1 + i for i in range(until_decided - len(seeds))]
+            adaptive = Adaptive(first=len(self.seeds))
         return ResolvedStudy(name=self.name, description=self.description, mode=self.mode, base=_copy(self.base),
-                             seeds=list(self.seeds), seed_keys=list(self.seed_keys), baseline=baseline,
-                             weights=dict(self.weights), variants=variants, report=self.report)
+                             seeds=seeds, seed_keys=list(self.seed_keys), baseline=baseline,
+                             weights=dict(self.weights), variants=variants, report=self.report, adaptive=adaptive)
 
     def select(self, names: list[str]) -> list[Variant]:
         """The variants called `names`, in the study's order; ConfigError (with "did you mean") for any other."""

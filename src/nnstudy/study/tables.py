@@ -20,8 +20,9 @@ COST_COLUMNS = ["params", "MACs", "train s", "eval s"]
 
 
 def adjusted_p_column(study: ResolvedStudy) -> str | None:
-    """'p (Holm)', 'p (BH)', ...; None when the study's p-values are not adjusted."""
-    name = _CORRECTION_NAMES.get(study.report.correction)
+    """'p (Holm)', 'p (BH)', ...; None when the study's p-values are not adjusted (or, adding seeds until
+    decided, its comparisons are split by Bonferroni inside the sequential test instead)."""
+    name = None if study.adaptive is not None else _CORRECTION_NAMES.get(study.report.correction)
     return f"p ({name})" if name else None
 
 
