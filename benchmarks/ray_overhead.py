@@ -31,10 +31,10 @@ def main() -> None:
         trials["ray (local instance, 2 CPUs)"].append(one(args.runs, 2, backend="ray"))
     for backend, runs in trials.items():
         rows.append({"backend": backend, **{k: statistics.median(t[k] for t in runs) for k in runs[0]}})
-    save("ray_overhead", {**environment(runs=args.runs, repeats=args.repeats), "rows": rows}, _markdown)
+    save("ray_overhead", {**environment(runs=args.runs, repeats=args.repeats), "rows": rows}, markdown)
 
 
-def _markdown(result: dict) -> str:
+def markdown(result: dict) -> str:
     lines = [f"{result['runs']} trivial runs, two at a time; medians of {result['repeats']} ({result['machine']})",
              "", "| backend | wall s | work s | overhead per run s |", "|---|---:|---:|---:|"]
     lines += [f"| {r['backend']} | {r['wall_s']:.1f} | {r['work_s']:.1f} | {r['overhead_per_run_s']:.3f} |"

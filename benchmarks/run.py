@@ -56,6 +56,16 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "Wall time of a study of tiny runs minus the work its runs report: the cost nnstudy adds per run, with "
         "one worker and with two.",
         ["--runs", "100", "--repeats", "3"], False),
+    "ray_overhead": (
+        "Study overhead: the Ray backend against the process pool",
+        "Per-run overhead of `--backend ray` (a local Ray instance of two CPUs) against the local pool of two "
+        "worker processes, on 100 trivial runs.",
+        ["--runs", "100", "--repeats", "3"], False),
+    "ddp_speedup": (
+        "One run on two processes (DDP) on two cores",
+        "One ResNet-18 epoch on the bundled sample: one process with two threads against two processes of one "
+        "thread each (`--nproc 2`), same global batch.",
+        ["--repeats", "5"], False),
     "matmul_precision": (
         "Hardware check: does bf16 pay on this CPU?",
         "Matmul GFLOP/s and a GRU forward in fp32 and bf16, side by side.",

@@ -131,3 +131,24 @@ def test_balanced_class_weights_follow_training_counts_and_weight_the_loss():
 def test_bad_options_say_what_is_wrong(kwargs, data, match):
     with pytest.raises(ValueError, match=match):
         Classification(**kwargs).setup(_data(data if data is not None else [0, 1]))
+
+
+def test_final_test_auc_is_exact_from_the_kept_scores(toy_overrides):
+    """Per epoch the AUC is binned (it must add up over batches); the test AUC in the summary is exact."""
+    import json
+
+    from safetensors.numpy import load_file
+    metrics = pytest.importorskip("sklearn.metrics")
+    from nnstudy import load_config
+    from nnstudy.engine import evaluate_run, train
+    result = train(load_config("mlp", [*toy_overrides, "task.name=classification", "task.auc=true",
+                                       "task.positive=1", "train.epochs=1", "name=auc"]), progress=False)
+    saved = load_file(str(result.run_dir / "predictions.safetensors"))
+    positive = saved["target"] == 1
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["metrics"]["test_roc_auc"] == pytest.approx(metrics.roc_auc_score(positive, saved["score"]),
+                                                               abs=1e-12)
+    assert summary["metrics"]["test_pr_auc"] == pytest.approx(
+        metrics.average_precision_score(positive, saved["score"]), abs=1e-12)
+    again = evaluate_run(result.run_dir)   # `nnstudy eval RUN_DIR` scores it the same way
+    assert again["metrics"]["test_roc_auc"] == pytest.approx(summary["metrics"]["test_roc_auc"], abs=1e-12)

@@ -182,6 +182,8 @@ def _is_study(target: str) -> bool:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .engine import train
+    if args.nproc is not None:   # an override like any other: checked by the schema, recorded in config.yaml
+        args.overrides.append(f"train.nproc={args.nproc}")
     if args.variant is not None:
         cfg = _study_cell(args)
     elif args.seed is not None or args.quick or args.mode:
@@ -199,7 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     except DiskFullError as e:
         where = Path(cfg.out_dir) / cfg.name if cfg.name else cfg.out_dir
         raise DiskFullError(f"{e}; the run is kept: free some space, then `nnstudy train {where} --resume`") from None
-    _print_metrics(result.summary["metrics"], f"{result.run_dir} (epoch {result.summary['selected_epoch']})")
+    if os.environ.get("RANK", "0") == "0":   # under torchrun, every rank has the result: rank 0 prints it
+        _print_metrics(result.summary["metrics"], f"{result.run_dir} (epoch {result.summary['selected_epoch']})")
     return 0
 
 
@@ -513,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="with --variant: which of the study's seeds (default: its first)")
     t.add_argument("--quick", action="store_true", help="with --variant: the study's quick mode")
     t.add_argument("--mode", default=None, help="with --variant: a named mode of the study")
+    t.add_argument("--nproc", type=int, metavar="N",
+                   help="train on N processes of this machine together (DDP: gloo on CPU, nccl on one GPU each; "
+                        "train.batch_size stays the global batch); under torchrun, leave it out")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_import(t)
     t.set_defaults(fn=cmd_train)

@@ -93,6 +93,8 @@ class TrainConfig(_Part):
     seed: Annotated[StrictInt, Field(ge=0, le=2**32 - 1)] = 0   # NumPy's range; the data generators derive from it
     device: str = "auto"                                # auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps
     threads: PositiveInt | None = None                  # torch intra-op threads; None keeps torch's default
+    # processes on this machine that train the run together (DDP, docs/cluster.md); batch_size stays the global batch
+    nproc: PositiveInt = 1
     precision: Literal["fp32", "bf16"] = "fp32"          # bf16 = autocast on CPU and CUDA
     # NHWC tensors for conv nets; auto = on when the model has 2-D convolutions (benchmarks/training_formats.py)
     channels_last: Bool | Literal["auto"] = "auto"

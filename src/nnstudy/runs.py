@@ -155,10 +155,11 @@ def _check_resumable(run: RunDir, cfg: RunConfig, resume: bool) -> bool:
 
 
 # Settings of how a run executes, not of what it computes, that a resumed run may change (e.g. another
-# --workers count splits the CPU threads differently), and where the run lies (out_dir, name): a run directory
-# is identified by itself, so a moved one or one named through another path resumes.
-RESUME_MAY_CHANGE = frozenset({"train.threads", "train.checkpoint_every", "train.eval_batch_size", "out_dir",
-                               "name"})
+# --workers count splits the CPU threads differently; another --nproc splits the same global batches over more or
+# fewer processes, as after losing a GPU), and where the run lies (out_dir, name): a run directory is identified by
+# itself, so a moved one or one named through another path resumes.
+RESUME_MAY_CHANGE = frozenset({"train.threads", "train.checkpoint_every", "train.eval_batch_size", "train.nproc",
+                               "out_dir", "name"})
 
 
 def first_difference(a: Any, b: Any, prefix: str = "", ignore: frozenset[str] = frozenset()) -> str | None:

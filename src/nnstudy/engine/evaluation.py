@@ -1,22 +1,150 @@
-"""Evaluate a finished run again, or a published checkpoint, on a dataset's test split."""
+"""Evaluation: the pure `evaluate(model, split, ...)` the loop calls, the summary of a finished run, and
+re-evaluating a finished run or a published checkpoint on a dataset's test split."""
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
+from safetensors.torch import save as safetensors_bytes
+from torch import nn
 
 from ..config import RunConfig, apply_overrides, config_to_dict
-from ..errors import ConfigError, RunDirError
-from ..resolution import load_config, resolve
+from ..data.base import Dataset, Split
+from ..data.transforms import tta_views
+from ..errors import ConfigError, NnstudyError, RunDirError
+from ..io import write_bytes
+from ..measure import environment, peak_memory_mb, summarize
+from ..models import count_params
+from ..resolution import load_config, resolve, sources
 from ..runs import RunDir, named, prepare_run_dir
+from ..tasks import Task
 from .build import build_parts
 from .checkpoint import load_weights, save_weights
-from .device import pick_device, seed_everything, set_threads, use_channels_last
-from .loop import RunResult, evaluate, finished_summary, save_predictions
+from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format, use_channels_last
+from .distributed import SINGLE, Group
 
-__all__ = ["evaluate_run", "evaluate_weights", "weights_run"]
+__all__ = ["evaluate", "WithTTA", "RunResult", "finished_summary", "save_predictions", "batches", "plain",
+           "evaluate_run", "evaluate_weights", "weights_run"]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+
+
+def batches(split: Split, batch_size: int, order: torch.Tensor | None, device: torch.device, start: int = 0,
+            stop: int | None = None, step: int = 1
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    """(inputs, targets, groups or None) of batches k = start, start + step, ... < stop, in `order` (None: as
+    stored)."""
+    n = len(split)
+    stop = math.ceil(n / batch_size) if stop is None else stop
+    for k in range(start, stop, step):
+        # index tensors, not slices: lazy inputs (windows over a series) are indexed the same way
+        idx = (order if order is not None else torch.arange(n))[k * batch_size:(k + 1) * batch_size]
+        x, y = split.inputs[idx], split.targets[idx]
+        g = split.groups[idx].to(device, non_blocking=True) if split.groups is not None else None
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True), g
+
+
+def plain(sums: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Summed counts as Python numbers (scalars) or lists (per-group vectors): for finalize and checkpoints."""
+    return {k: v.item() if v.numel() == 1 else v.tolist() for k, v in sums.items()}
+
+
+class WithTTA(nn.Module):
+    """`model` whose output is the weighted sum of its outputs on test-time views of the input
+    (``nnstudy.data.transforms.tta_views``: flips, shifts)."""
+
+    def __init__(self, model: nn.Module, mode: str, channels_last: bool = False) -> None:
+        super().__init__()
+        self.model, self.mode, self.channels_last = model, mode, channels_last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = None
+        for weight, view in tta_views(x, self.mode):
+            y = self.model(to_memory_format(view, self.channels_last)) * weight
+            out = y if out is None else out + y
+        return out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch_size: int = 1000,
+             device: torch.device | None = None, precision: str = "fp32", channels_last: bool = False,
+             keep_predictions: bool = False, tta: str = "none", group: Group = SINGLE
+             ) -> tuple[dict[str, float], dict[str, torch.Tensor] | None]:
+    """Metrics of `model` on `split` (eval mode, no augmentation; `tta` averages over test-time views of
+    images); optionally the per-sample predictions (the task's named tensors, e.g. {'pred', 'score'}).
+
+    With a `group` of several processes (one run on several processes), rank r scores batches r, r + world, ...
+    of the same batches, the Task's sums are added over the ranks and the predictions gathered in sample order:
+    every rank returns the same metrics (and predictions)."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    if tta != "none":
+        if len(data.info.input_shape) != 3:
+            raise NnstudyError(f"train.tta={tta}: test-time flips need images, {data.name} has inputs of shape "
+                               f"{tuple(data.info.input_shape)}")
+        model = WithTTA(model, tta, channels_last)
+    sums: dict[str, torch.Tensor] = {}
+    preds: list[dict[str, torch.Tensor]] = []
+    try:
+        for x, y, g in batches(split, batch_size, None, device, group.rank, step=group.world):
+            x = to_memory_format(data.transform(x, False, None), channels_last)
+            with autocast(device, precision):
+                _, batch_sums, outputs = task.compute(model, x, y, g)
+            if keep_predictions:
+                preds.append({k: v.detach().cpu() for k, v in task.predictions(outputs).items()})
+            for k, v in batch_sums.items():
+                sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
+    finally:
+        model.train(was_training)   # (a WithTTA wrapper passes this on to the model)
+    metrics = task.finalize(group.add(plain(sums)))
+    if not keep_predictions:
+        return metrics, None
+    preds = group.interleave(preds)   # batch k from rank k % world: back in sample order
+    return metrics, {k: torch.cat([p[k] for p in preds]) for k in (preds[0] if preds else {})}
+
+
+def save_predictions(run_dir: RunDir, preds: dict[str, torch.Tensor], split: Split) -> None:
+    """predictions.safetensors: the task's per-sample predictions (pred, ...), the targets and (if any) the
+    groups."""
+    saved = {**{k: v.contiguous() for k, v in preds.items()}, "target": split.targets.contiguous()}
+    if split.groups is not None:
+        saved["group"] = split.groups.contiguous()
+    write_bytes(run_dir.predictions_path, safetensors_bytes(saved))
+
+
+def _compute(model: nn.Module, data: Dataset) -> dict[str, Any]:
+    """Params, MACs, FLOPs (2×MACs) and detailed FLOPs per sample, forward pass (docs/measurement.md)."""
+    try:
+        totals = summarize(model, tuple(data.info.input_shape)).to_dict()["totals"]
+    except RuntimeError as e:   # recorded, not hidden: the run itself is fine
+        return {"error": f"could not count MACs: {str(e).splitlines()[0]}"}
+    return {**totals, "per": "sample, forward pass"}
+
+
+def finished_summary(cfg: RunConfig, model: nn.Module, data: Dataset, device: torch.device, *,
+                     metrics: dict[str, float], selected_epoch: int | None, selected_by: str, attempts: int,
+                     timing: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """summary.json of a finished run (trained, or published weights evaluated): what studies and reports read."""
+    return {
+        "status": "finished",
+        "name": cfg.name, "model": cfg.model.name, "dataset": cfg.data.name, "task": cfg.task.name,
+        "seed": cfg.train.seed, "selected_epoch": selected_epoch, "selected_by": selected_by, **extra,
+        "metrics": metrics, "params": count_params(model), "compute": _compute(model, data), "time": timing,
+        "memory": peak_memory_mb(device),
+        "data": {"train": len(data.train), "val": len(data.val) if data.val else 0, "test": len(data.test),
+                 "source": data.source, "info": data.info.extra},   # e.g. normalisation, scalers, cleaning
+        "attempts": attempts, "environment": environment(device), "sources": sources(cfg),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False):
@@ -32,10 +160,13 @@ def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False
     if channels_last:
         parts.model.to(memory_format=torch.channels_last)
     t0 = time.perf_counter()
+    # predictions kept always: the final test's exact metrics (ROC AUC) come from them, as in training
     metrics, preds = evaluate(parts.model, parts.data.test, parts.task, parts.data,
                               batch_size=cfg.train.eval_batch_size, device=device, precision=cfg.train.precision,
-                              channels_last=channels_last, keep_predictions=keep_predictions, tta=cfg.train.tta)
-    return {f"test_{k}": v for k, v in metrics.items()}, preds, parts, device, time.perf_counter() - t0
+                              channels_last=channels_last, keep_predictions=True, tta=cfg.train.tta)
+    metrics.update(parts.task.exact_metrics(preds, parts.data.test.targets))
+    return ({f"test_{k}": v for k, v in metrics.items()}, preds if keep_predictions else None, parts, device,
+            time.perf_counter() - t0)
 
 
 def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:

@@ -260,9 +260,10 @@ class RayExecutor(Executor):
 
     def _submit(self, task: Any, fn: Callable[[Job], JobResult], job: Job, files: Any, remote: bool) -> Any:
         train = dict(job.config.get("train") or {})
-        cpus = int(train.get("threads") or 1)
-        train["threads"] = cpus   # what Ray reserved is what torch uses (and the run records)
-        gpus = 1 if str(train.get("device", "auto")).startswith("cuda") else 0
+        threads, nproc = int(train.get("threads") or 1), int(train.get("nproc") or 1)
+        train["threads"] = threads   # what Ray reserved is what torch uses (and the run records)
+        # a run on several processes (train.nproc, DDP) reserves them all: threads each, and a GPU each on CUDA
+        cpus, gpus = threads * nproc, nproc if str(train.get("device", "auto")).startswith("cuda") else 0
         weights = Path(job.weights).read_bytes() if job.weights else None
         job = Job(job.name, {**job.config, "train": train}, job.weights)
         return task.options(num_cpus=cpus, num_gpus=gpus, max_retries=NODE_RETRIES,
