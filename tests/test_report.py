@@ -21,7 +21,8 @@ FAILED_ERROR = "training loss is nan at epoch 2, step 14 (try a lower optim.lr)"
 EPOCHS = 3
 
 
-def _write_run(run_dir: Path, seed: int, act: str, acc: float, targets: torch.Tensor) -> None:
+def _write_run(run_dir: Path, seed: int, act: str, acc: float, targets: torch.Tensor,
+               images: torch.Tensor | None = None) -> None:
     """A finished run directory as the engine writes it: config, per-epoch metrics, summary, predictions."""
     run_dir.mkdir(parents=True)
     cfg = load_config("tutorial_cnn", ["data.name=cifar10-sample", f"model.act={act}", f"train.seed={seed}",
@@ -39,8 +40,12 @@ def _write_run(run_dir: Path, seed: int, act: str, acc: float, targets: torch.Te
     g = torch.Generator().manual_seed(seed)
     wrong = torch.rand(len(targets), generator=g) > acc
     pred = torch.where(wrong, torch.randint(0, 10, (len(targets),), generator=g), targets)
-    save_file({"pred": pred.to(torch.int64).contiguous(), "target": targets.to(torch.int64).contiguous()},
-              str(run_dir / "predictions.safetensors"))
+    saved = {"pred": pred.to(torch.int64).contiguous(), "target": targets.to(torch.int64).contiguous()}
+    if images is not None:   # the engine keeps a fixed sample of the test images for the report's grid
+        from nnstudy.engine.evaluation import sample_indices
+        index = torch.from_numpy(sample_indices(len(images)))
+        saved.update(sample_index=index, sample_images=images[index].contiguous())
+    save_file(saved, str(run_dir / "predictions.safetensors"))
     test_acc = float((pred == targets).float().mean())
     summary = {
         "status": "finished", "name": run_dir.name, "model": "tutorial_cnn", "dataset": "cifar10-sample",
@@ -53,7 +58,9 @@ def _write_run(run_dir: Path, seed: int, act: str, acc: float, targets: torch.Te
         "time": {"train_seconds": 6.0 + seed, "eval_seconds": 0.2, "test_seconds": 0.08,
                  "train_samples_per_second": 900.0},
         "memory": {"peak_rss_mb": 391.8},
-        "data": {"train": 1800, "val": 200, "test": 500, "source": "bundled sample cifar10-sample.npz"},
+        "data": {"train": 1800, "val": 200, "test": 500, "source": "bundled sample cifar10-sample.npz",
+                 "num_classes": 10, "class_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                                                    "horse", "ship", "truck"]},
         "attempts": 1,
         "environment": {"python": "3.11.7", "torch": "2.13.0+cpu", "numpy": "2.4.6", "nnstudy": "0.1.0",
                         "cpu": "Test CPU", "cpu_count": 4, "torch_threads": 2, "device": "cpu"},
@@ -78,11 +85,12 @@ def study_dir(tmp_path_factory) -> Path:
                    "reference_source": "write-up 003, §2.2 Table 3"},
     }
     (root / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
-    targets = build_dataset("cifar10-sample").test.targets
+    test = build_dataset("cifar10-sample").test
+    targets = test.targets
     assert len(targets) == 500
     for variant, act, acc in (("base", "relu", 0.55), ("act=tanh", "tanh", 0.62)):
         for seed in (0, 1):
-            _write_run(root / "runs" / f"{variant}__s{seed}", seed, act, acc + 0.02 * seed, targets)
+            _write_run(root / "runs" / f"{variant}__s{seed}", seed, act, acc + 0.02 * seed, targets, test.inputs)
     failed = root / "runs" / "lr=10__s0"
     failed.mkdir(parents=True)
     (failed / "config.yaml").write_text(dump_yaml(load_config(
@@ -139,8 +147,10 @@ def test_markdown_links_every_figure_and_lists_failures(study_dir, built):
     assert "Test CPU" in md and "2.13.0+cpu" in md             # the environment of the runs
 
 
-def test_report_without_the_dataset_skips_the_image_grid(study_dir, tmp_path, monkeypatch):
-    """A run whose dataset cannot be rebuilt still gets a report; the grid is replaced by a note."""
+def test_report_reads_run_directories_only(study_dir, tmp_path, monkeypatch):
+    """The runs name the full CIFAR-10, absent from an empty data root: the report still draws every figure, the
+    image grid from the test images the runs kept. Runs that kept none (trained before they did) get a note."""
+    from safetensors.torch import load_file
     copy = tmp_path / "study"
     copy.mkdir()
     (copy / "study.yaml").write_bytes((study_dir / "study.yaml").read_bytes())
@@ -149,16 +159,19 @@ def test_report_without_the_dataset_skips_the_image_grid(study_dir, tmp_path, mo
         dst.mkdir(parents=True)
         for f in run.iterdir():
             dst.joinpath(f.name).write_bytes(f.read_bytes())
-        if (dst / "config.yaml").is_file():    # the full CIFAR-10, absent from this empty data root
+        if (dst / "config.yaml").is_file():
             cfg = yaml.safe_load((dst / "config.yaml").read_text())
             cfg["data"] = {"name": "cifar10"}
             (dst / "config.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "empty-data-root"))
     built = build_report(copy)
-    assert not any("predictions_" in k for k in built)
-    assert any("confusion_" in k for k in built)               # class names fall back to ids, figure still drawn
-    md = built["report.md"].read_text(encoding="utf-8")
-    assert "test-image grids not drawn" in md
+    assert any("predictions_" in k for k in built) and any("confusion_" in k for k in built)
+    for path in (copy / "runs").glob("*/predictions.safetensors"):   # as runs wrote them before
+        kept = load_file(str(path))
+        save_file({k: v for k, v in kept.items() if not k.startswith("sample_")}, str(path))
+    built = build_report(copy)
+    assert not any("predictions_" in k for k in built) and any("confusion_" in k for k in built)
+    assert "test-image grids not drawn" in built["report.md"].read_text(encoding="utf-8")
 
 
 def test_step_curves_when_runs_log_every_n_steps(tmp_path):
@@ -175,6 +188,10 @@ def test_step_curves_when_runs_log_every_n_steps(tmp_path):
     paths = build_report(outcome.study_dir)
     assert "figures/step_curves.png" in paths
     assert "step_curves.png" in (outcome.study_dir / "report.md").read_text()
+    # a trained run keeps what its report draws: class names, and a fixed sample of its test images
+    summary = json.loads((outcome.study_dir / "runs" / "base__s0" / "summary.json").read_text())
+    assert summary["data"]["num_classes"] == 10 and summary["data"]["class_names"][0] == "airplane"
+    assert "figures/predictions_base.png" in paths
 
 
 def test_forecasting_study_gets_forecast_plots(tmp_path):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
@@ -112,12 +113,27 @@ def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch
     return metrics, {k: torch.cat([p[k] for p in preds]) for k in (preds[0] if preds else {})}
 
 
+# Test images a report shows with their predictions: the same draw for every run of a study (seed 0), kept with the
+# run's predictions so that the report needs the run directory only, not the dataset.
+SAMPLE_IMAGES = 20
+
+
+def sample_indices(n: int, k: int = SAMPLE_IMAGES, seed: int = 0) -> np.ndarray:
+    """`k` of `n` test samples drawn at random with their own generator (the same for every run), in order."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False))
+
+
 def save_predictions(run_dir: RunDir, preds: dict[str, torch.Tensor], split: Split) -> None:
-    """predictions.safetensors: the task's per-sample predictions (pred, ...), the targets and (if any) the
-    groups."""
+    """predictions.safetensors: the task's per-sample predictions (pred, ...), the targets, (if any) the groups,
+    and for image data a fixed sample of the test images themselves (sample_index, sample_images: the stored uint8
+    pixels) for the report's prediction grid."""
     saved = {**{k: v.contiguous() for k, v in preds.items()}, "target": split.targets.contiguous()}
     if split.groups is not None:
         saved["group"] = split.groups.contiguous()
+    inputs = split.inputs
+    if isinstance(inputs, torch.Tensor) and inputs.dtype == torch.uint8 and inputs.ndim == 4 and len(inputs):
+        index = torch.from_numpy(sample_indices(len(inputs)))
+        saved.update(sample_index=index, sample_images=inputs[index].contiguous())
     write_bytes(run_dir.predictions_path, safetensors_bytes(saved))
 
 
@@ -141,7 +157,10 @@ def finished_summary(cfg: RunConfig, model: nn.Module, data: Dataset, device: to
         "metrics": metrics, "params": count_params(model), "compute": _compute(model, data), "time": timing,
         "memory": peak_memory_mb(device),
         "data": {"train": len(data.train), "val": len(data.val) if data.val else 0, "test": len(data.test),
-                 "source": data.source, "info": data.info.extra},   # e.g. normalisation, scalers, cleaning
+                 "source": data.source, "info": data.info.extra,   # e.g. normalisation, scalers, cleaning
+                 # what the report needs to know of the data without rebuilding it
+                 "input_shape": list(data.info.input_shape), "num_classes": data.info.num_classes,
+                 "class_names": list(data.info.class_names) if data.info.class_names else None},
         "attempts": attempts, "environment": environment(device), "sources": sources(cfg),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -5,7 +5,6 @@ in the report's notes, never a reason to fail the report.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from ..study.resolved import ResolvedStudy
 from . import figures as F
 
 __all__ = ["Run", "Context", "read_history", "read_predictions", "read_scores", "read_forecasts", "file_slug",
-           "agg_value", "number", "whole"]
+           "read_sample_images", "class_names", "agg_value", "number", "whole"]
 
 @dataclass
 class Run:
@@ -53,7 +52,6 @@ class Context:
         self.colors = F.variant_colors(self.variants)
         self.notes: list[str] = []             # figures skipped and why, shown in the report
         self.by_variant: dict[str, list[Run]] = {v: [] for v in self.variants}
-        self._data_cache: dict[str, Any] = {}
 
     def load_runs(self) -> None:
         from ..study.results import read_summary
@@ -83,19 +81,6 @@ class Context:
                 if r.summary and r.summary.get("task") == "classification":
                     return "cross-entropy, nats"
         return None
-
-    def dataset(self, run: Run) -> tuple[Any | None, str]:
-        """The run's dataset rebuilt from its config (cached per data config), or None and why not."""
-        try:
-            from ..engine.build import build_data
-            cfg = RunDir(run.path).read_config()
-            key = json.dumps(cfg.data.model_dump(), sort_keys=True, default=str)
-            if key not in self._data_cache:
-                self.say(f"rebuilding dataset {cfg.data.name} for the image grid")
-                self._data_cache[key] = build_data(cfg)
-            return self._data_cache[key], ""
-        except Exception as e:              # any failure only costs the image grid, never the report
-            return None, f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
 
 
 def read_history(path: Path, notes: list[str]) -> pd.DataFrame | None:
@@ -136,6 +121,26 @@ def read_predictions(run: Run) -> tuple[np.ndarray, np.ndarray] | None:
     if not (np.issubdtype(pred.dtype, np.integer) and np.issubdtype(target.dtype, np.integer)):
         return None                            # e.g. a forecasting run's values: no classes to confuse
     return pred.astype(np.int64), target.astype(np.int64)
+
+
+def read_sample_images(run: Run) -> tuple[np.ndarray, np.ndarray] | None:
+    """(indices into the test split, uint8 N×C×H×W images) the run kept for the prediction grid, or None."""
+    tensors = prediction_tensors(run)
+    index, images = tensors.get("sample_index"), tensors.get("sample_images")
+    if index is None or images is None or images.dtype != np.uint8 or images.ndim != 4 or len(index) != len(images):
+        return None
+    target = tensors.get("target")
+    if target is None or index.max(initial=-1) >= len(target):
+        return None
+    return index.astype(np.int64), images
+
+
+def class_names(run: Run, k: int) -> list[str]:
+    """The class names the run's summary recorded, or 0..k-1 when it has none (or too few)."""
+    names = ((run.summary or {}).get("data") or {}).get("class_names")
+    if isinstance(names, list) and len(names) >= k and all(isinstance(n, str) for n in names):
+        return names
+    return [str(i) for i in range(k)]
 
 
 def read_scores(run: Run) -> tuple[np.ndarray, np.ndarray] | None:

@@ -3,14 +3,14 @@ opens offline: figures embedded as data URIs, inline CSS, no external resource).
 
     paths = build_report("studies/cifar-cnn-ablation")   # {"report.md": ..., "report.html": ..., "figures/...": ...}
 
-The report reads study.yaml and the run directories (through :mod:`nnstudy.study.results`); the only other input
-is the dataset, rebuilt from a run's config to draw test images with their predicted labels, and skipped with a note
-when it is not available. Failed, running and missing runs are listed, never hidden, so a report can be built at any
-time during a sweep.
+The report reads study.yaml and the run directories alone (through :mod:`nnstudy.study.results`): each run keeps
+what its figures need (class names in summary.json; its test predictions and a fixed sample of test images in
+predictions.safetensors), so no dataset is rebuilt and no model registry imported. Failed, running and missing runs
+are listed, never hidden, so a report can be built at any time during a sweep.
 
 Both documents are rendered from one list of blocks (headings, paragraphs, tables, figures), so they say the same:
 document.py holds the blocks, render.py turns them into Markdown and HTML, context.py reads the study and its
-runs once; this module draws the figures and writes the text.
+runs once, sections.py writes the text; this module draws the figures.
 """
 from __future__ import annotations
 
@@ -18,13 +18,23 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from ..errors import clip
 from ..io import write_text
 from . import figures as F
-from .context import Context, agg_value, file_slug, number, read_forecasts, read_predictions, read_scores, whole
+from .context import (
+    Context,
+    agg_value,
+    class_names,
+    file_slug,
+    number,
+    read_forecasts,
+    read_predictions,
+    read_sample_images,
+    read_scores,
+    whole,
+)
 from .document import Block, Gallery, Heading, Image, Para
 from .render import render_html, render_markdown
 from .sections import document
@@ -187,13 +197,8 @@ def _make_figures(ctx: Context) -> list[Block]:
         if not preds:
             continue
         first = preds[0][0]
-        data, why = ctx.dataset(first)
-        info = getattr(data, "info", None)
         k = max(int(max(p.max(), t.max())) + 1 for _, (p, t) in preds)
-        names = list(info.class_names) if info is not None and info.class_names else None
-        if names is None or len(names) < k:
-            num = getattr(info, "num_classes", None) or k
-            names = [str(i) for i in range(max(num, k))]
+        names = class_names(first, k)
         counts = sum(F.confusion_counts(p, t, len(names)) for _, (p, t) in preds)
         image(f"confusion_{slug}", lambda p, v=variant, c=counts, n=len(preds): F.confusion_matrix(
             c, names, p, title=f"{v}: normalised confusion matrix", runs=n),
@@ -201,22 +206,16 @@ def _make_figures(ctx: Context) -> list[Block]:
             f"class) sums to 1.")
 
         pred, target = preds[0][1]
-        if data is None:
-            grid_reason = grid_reason or f"the dataset could not be rebuilt from the runs' config ({why})"
+        sample = read_sample_images(first)
+        if sample is None:
+            grid_reason = grid_reason or "the runs kept no test images (not image data, or trained before runs " \
+                                         "kept them: `nnstudy eval` does not add them)"
             continue
-        inputs = data.test.inputs
-        if inputs.ndim != 4 or str(inputs.dtype) != "torch.uint8":
-            grid_reason = grid_reason or f"the dataset's inputs are not images ({tuple(inputs.shape)[1:]}, " \
-                                         f"{str(inputs.dtype).removeprefix('torch.')})"
-            continue
-        if len(data.test) != len(target) or not np.array_equal(data.test.targets.numpy(), target):
-            ctx.notes.append(f"{variant}: test images not shown, the rebuilt test split does not match the run's "
-                             f"predictions ({len(data.test)} vs {len(target)} samples)")
-            continue
-        image(f"predictions_{slug}", lambda p, v=variant, s=first.seed: F.prediction_grid(
-            inputs.numpy(), pred, target, names, p, title=f"{v} (seed {s})", seed=0),
-            f"{variant}: 20 random test images (the same for every variant) with the predicted and true class of "
-            f"seed {first.seed}'s model; wrong predictions in red.")
+        index, images = sample
+        image(f"predictions_{slug}", lambda p, v=variant, s=first.seed, x=images, i=index: F.prediction_grid(
+            x, pred[i], target[i], names, p, title=f"{v} (seed {s})", n=len(i)),
+            f"{variant}: {len(index)} random test images (the same for every variant) with the predicted and true "
+            f"class of seed {first.seed}'s model; wrong predictions in red.")
     if grid_reason:
         ctx.notes.append(f"test-image grids not drawn: {grid_reason}")
     return out
