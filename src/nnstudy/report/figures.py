@@ -369,13 +369,13 @@ def tradeoff_scatter(points: pd.DataFrame, path: str | Path, *, xlabel: str, yla
     colors = dict(colors or variant_colors(list(points["variant"])))
     fig = _new_figure(6.2, 4.5)   # inches: shown two abreast in the HTML report
     ax = fig.subplots()
+    labels = []
     for row in points.itertuples(index=False):
         xerr = None if not np.isfinite(row.x_err) or row.x_err == 0 else row.x_err
         yerr = None if not np.isfinite(row.y_err) or row.y_err == 0 else row.y_err
         ax.errorbar(row.x, row.y, xerr=xerr, yerr=yerr, fmt="o", ms=7, color=colors.get(row.variant, "0.3"),
                     ecolor=colors.get(row.variant, "0.3"), elinewidth=1.4, capsize=4)
-        ax.annotate(str(row.variant), (row.x, row.y), xytext=(6, 6), textcoords="offset points", fontsize=9,
-                    color="0.15")
+        labels.append(ax.text(row.x, row.y, str(row.variant), fontsize=9, color="0.15"))
     xs = points["x"].to_numpy(dtype=float)
     if log_x is None:
         log_x = len(xs) > 1 and xs.min() > 0 and xs.max() / xs.min() > 20
@@ -392,6 +392,11 @@ def tradeoff_scatter(points: pd.DataFrame, path: str | Path, *, xlabel: str, yla
     ax.grid(alpha=0.3, which="both" if log_x else "major")
     if points.empty:
         ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", transform=ax.transAxes)
+    elif len(labels) > 1:
+        # labels moved apart (adjustText), inside the axes, with a thin line to their point when moved far
+        from adjustText import adjust_text
+        adjust_text(labels, ax=ax, x=points["x"].to_numpy(float), y=points["y"].to_numpy(float),
+                    expand=(1.15, 1.4), arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 0.6})
     return _save(fig, path)
 
 
