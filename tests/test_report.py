@@ -283,3 +283,10 @@ def test_far_off_values_get_a_log_axis_and_only_blow_ups_are_clipped():
     ax = _new_figure(3, 3).subplots()
     _clip_outliers(ax, [2.3, 2.0, 1.9, 1e26, 1.8])          # a blow-up: clipped, with a note
     assert ax.get_yscale() == "linear" and ax.get_ylim()[1] < 10 and "off scale" in ax.texts[0].get_text()
+
+
+def test_units_come_from_what_the_runs_recorded():
+    from nnstudy.report.figures import metric_label
+    assert metric_label("test_mae", unit="MW") == "test MAE (MW)"          # energy records unit MW
+    assert metric_label("val_rmse") == "validation RMSE (target's units)"   # a series without data.unit
+    assert metric_label("test_acc") == "test accuracy (fraction correct)"

@@ -333,6 +333,7 @@ def build_energy(name: str, loaded: dict[str, tuple[pd.Series, CleaningReport]],
                                      train_chunk=train_chunk, train_context=train_context)
     info = DataInfo(input_shape=(lookback, len(FEATURES)), num_classes=None, task="forecasting", extra={
         "regions": list(regions), "features": list(FEATURES), "lookback": lookback,
+        "unit": "MW", "quantity": "load", "step": "hour",   # what the report labels its axes with
         "target": "next hour's load, min-max scaled per region (MW = y·(max − min) + min)",
         "scalers": scalers, "protocol": protocol,
         "scaler_fit": "training hours" if protocol == "default" else "whole file (includes the test hours)",

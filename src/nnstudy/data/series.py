@@ -107,7 +107,7 @@ def series(*, path: str | None = None, time: str = "time", values: list[str] | N
            calendar: list[str] | None = None, frequency: str | None = "auto", max_gap: int = 0,
            time_format: str | None = None, test_fraction: float = 0.1, val_fraction: float = 0.1,
            subset: int | None = None, split_seed: int = 0, train_chunk: int | None = None,
-           train_context: int | None = None, stats: str | None = None) -> Dataset:
+           train_context: int | None = None, stats: str | None = None, unit: str | None = None) -> Dataset:
     """Windows of `lookback` steps of a CSV or Parquet series → its `target` value `horizon` steps on.
 
     Args:
@@ -135,6 +135,7 @@ def series(*, path: str | None = None, time: str = "time", values: list[str] | N
         train_chunk, train_context: train on chunks of `train_chunk` target steps after `train_context` steps of
             context instead of on windows (as energy's; needs a model with ``forward_steps``).
         stats: take the scalers from a run directory (or its summary.json) instead of fitting them.
+        unit: the target's unit (e.g. MW, °C), for the report's axes and error columns.
     """
     values_, groups_, calendar_ = _names(values, "values"), _names(groups, "groups"), _names(calendar, "calendar")
     _check_args(lookback, horizon, calendar_, test_fraction, val_fraction, max_gap, subset, stats)
@@ -154,13 +155,14 @@ def series(*, path: str | None = None, time: str = "time", values: list[str] | N
     return _build(table, file, target or table.values[0], calendar_ or (), given, stats, lookback=lookback,
                   horizon=horizon, test_fraction=test_fraction, val_fraction=val_fraction, subset=subset,
                   split_seed=split_seed, train_chunk=train_chunk, train_context=train_context,
-                  frequency=frequency, max_gap=max_gap)
+                  frequency=frequency, max_gap=max_gap, unit=unit)
 
 
 def _build(table: SeriesTable, file: Path, target: str, calendar: tuple[str, ...],
            given: dict[str, dict[str, list[float]]] | None, stats: str | None, *, lookback: int, horizon: int,
            test_fraction: float, val_fraction: float, subset: int | None, split_seed: int,
-           train_chunk: int | None, train_context: int | None, frequency: str | None, max_gap: int) -> Dataset:
+           train_chunk: int | None, train_context: int | None, frequency: str | None, max_gap: int,
+           unit: str | None = None) -> Dataset:
     """Scaled features, splits and windows of every group (group id = position in `table.pieces`)."""
     feats, scalers, counts = [], {}, {}
     targets, offset, need = Targets(), 0, lookback + horizon
@@ -208,7 +210,7 @@ def _build(table: SeriesTable, file: Path, target: str, calendar: tuple[str, ...
     info = DataInfo(input_shape=(lookback, features.shape[1]), num_classes=None, task="forecasting", extra={
         "series": {"file": table.file, "sha256": table.sha256, "rows": table.rows, "time": table.time,
                    "group": table.group, "ignored_columns": list(table.ignored), "out_of_order": table.unsorted},
-        "groups": names,
+        "groups": names, "unit": unit, "quantity": target, "step": "step",
         "regions": names,   # the key the forecasting task and the report read group names from
         "features": [*table.values, *calendar], "target": target, "target_column": k, "lookback": lookback,
         "horizon": horizon, "scalers": {g: s[target] for g, s in scalers.items()}, "value_scalers": scalers,

@@ -20,7 +20,7 @@ from ..study.resolved import ResolvedStudy
 from . import figures as F
 
 __all__ = ["Run", "Context", "read_history", "read_predictions", "read_scores", "read_forecasts", "file_slug",
-           "read_sample_images", "class_names", "agg_value", "number", "whole"]
+           "read_sample_images", "class_names", "agg_value", "number", "whole", "data_info", "recorded"]
 
 @dataclass
 class Run:
@@ -157,11 +157,28 @@ def read_scores(run: Run) -> tuple[np.ndarray, np.ndarray] | None:
     return score.astype(np.float64), target == positive
 
 
+def data_info(run: Run) -> dict[str, Any]:
+    """What the run's summary recorded about its data (data.info), {} when nothing."""
+    info = ((run.summary or {}).get("data") or {}).get("info")
+    return info if isinstance(info, dict) else {}
+
+
+def recorded(ctx: Context, key: str) -> str | None:
+    """A text the finished runs recorded in data.info (e.g. unit 'MW', step 'hour'), from the first that has it."""
+    for variant in ctx.variants:
+        for run in ctx.finished(variant):
+            value = data_info(run).get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
 def read_forecasts(run: Run, hours: int = 100) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
-    """Panels for a forecasting run: the last `hours` test hours of the first region and the first `hours` of the
+    """Panels for a forecasting run: the last `hours` test steps of the first group and the first `hours` of the
     fourth (or last), in original units — from predictions.safetensors (pred, target, group) and the scalers the
     run's summary recorded. None for runs without per-group float predictions."""
-    info = ((run.summary or {}).get("data") or {}).get("info") or {}
+    info = data_info(run)
+    step = info.get("step") if isinstance(info.get("step"), str) else "step"
     scalers, regions = info.get("scalers"), info.get("regions")
     if not scalers or not regions:
         return None
@@ -177,7 +194,7 @@ def read_forecasts(run: Run, hours: int = 100) -> list[tuple[str, np.ndarray, np
             rows = np.flatnonzero(group == index)
             rows = rows[-hours:] if part == "last" else rows[:hours]
             scale = lambda v: v[rows].astype(np.float64) * (hi - lo) + lo   # noqa: E731  scaled → original units
-            panels.append((f"{name}: {part} {len(rows)} test hours", scale(target), scale(pred)))
+            panels.append((f"{name}: {part} {len(rows)} test {step}s", scale(target), scale(pred)))
     except (TypeError, ValueError, KeyError, IndexError):   # scalers or regions not as the engine writes them
         return None
     return panels

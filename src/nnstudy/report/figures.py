@@ -30,8 +30,8 @@ _METRIC_LABELS = {
     "loss": "loss",
     "smape": "sMAPE (%)",
     "smape_legacy": "legacy sMAPE (%, blog formula = standard / 4)",
-    "mae": "MAE (MW)",
-    "rmse": "RMSE (MW)",
+    "mae": "MAE ({unit})",
+    "rmse": "RMSE ({unit})",
     "auc": "ROC AUC",
     "roc_auc": "ROC AUC (0.5 = chance)",
     "pr_auc": "PR AUC (average precision)",
@@ -47,13 +47,14 @@ _METRIC_LABELS = {
 _SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 
 
-def metric_label(name: str, loss_name: str | None = None) -> str:
+def metric_label(name: str, loss_name: str | None = None, unit: str | None = None) -> str:
     """Axis label with unit: 'test_acc' -> 'test accuracy (fraction correct)'; `loss_name` names the loss
-    (e.g. 'cross-entropy, nats') where the task is known."""
+    (e.g. 'cross-entropy, nats') where the task is known; `unit` the target's unit for errors in its units (MAE:
+    'MW' for energy, as the run recorded it)."""
     split, _, base = name.partition("_")
     if split not in _SPLIT_NAMES or not base:
         split, base = "", name
-    label = _METRIC_LABELS.get(base, base.replace("_", " "))
+    label = _METRIC_LABELS.get(base, base.replace("_", " ")).replace("{unit}", unit or "target's units")
     if base == "loss" and loss_name:
         label = f"loss ({loss_name})"
     return f"{_SPLIT_NAMES[split]} {label}" if split else label
@@ -171,7 +172,7 @@ _CURVE_LEGEND = {"train": "train", "val": "validation", "test": "test (each epoc
 
 def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str | Path, *,
                     colors: Mapping[str, Any] | None = None, title: str = "Learning curves",
-                    loss_name: str | None = None, x_axis: str = "epoch") -> Path:
+                    loss_name: str | None = None, x_axis: str = "epoch", unit: str | None = None) -> Path:
     """Every variant's curves overlaid: one panel per metric (loss, accuracy, ...), train dashed, validation
     solid and — where runs scored test every epoch (train.test_every_epoch) — test dotted; line = mean over
     seeds, band = mean ± std over seeds.
@@ -204,8 +205,8 @@ def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str |
                                     color=colors[variant], alpha=0.15, lw=0)
         _epoch_axis(ax, "optimiser step" if x_axis == "step" else x_axis)
         _clip_outliers(ax, plotted)
-        ax.set_ylabel(metric_label(metric, loss_name))
-        ax.set_title(metric_label(metric, loss_name).split(" (")[0])
+        ax.set_ylabel(metric_label(metric, loss_name, unit))
+        ax.set_title(metric_label(metric, loss_name, unit).split(" (")[0])
         ax.grid(alpha=0.3)
     band = "band = mean ± std over seeds" if max_seeds > 1 else "one seed per variant"
     fig.suptitle(f"{title}  ({band})", fontsize=12)
@@ -223,7 +224,8 @@ def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str |
 
 def seed_curves(variant: str, histories: Mapping[int, pd.DataFrame], path: str | Path, *,
                 color: Any = "tab:blue", status: Mapping[int, str] | None = None,
-                selected_epochs: Mapping[int, int] | None = None, loss_name: str | None = None) -> Path:
+                selected_epochs: Mapping[int, int] | None = None, loss_name: str | None = None,
+                unit: str | None = None) -> Path:
     """One variant's runs, one line per seed: a row per metric (loss, accuracy), train left and validation right
     (the 2×2 of the seizure write-up). Seeds whose status is not "finished" are dotted and labelled with it; a
     star marks the epoch selected on validation.
@@ -256,7 +258,7 @@ def seed_curves(variant: str, histories: Mapping[int, pd.DataFrame], path: str |
                 if split == "val" and epoch is not None and (df["epoch"] == epoch).any():
                     ax.plot([epoch], df.loc[df["epoch"] == epoch, col].iloc[:1], "*", color=shade, ms=11,
                             mec="black", mew=0.6)
-            label = metric_label(col, loss_name)
+            label = metric_label(col, loss_name, unit)
             ax.set_title(label.split(" (")[0])
             _epoch_axis(ax)
             _clip_outliers(ax, plotted)
@@ -453,7 +455,7 @@ def metric_bars(bars: pd.DataFrame, path: str | Path, *, ylabel: str, title: str
 # ----------------------------------------------------------------------------------- 7. forecast vs actual
 
 def forecast_plot(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, *, title: str,
-                  unit: str = "MW", color: Any = "C0") -> Path:
+                  quantity: str = "value", unit: str | None = None, step: str = "step", color: Any = "C0") -> Path:
     """Forecast against actual values, one panel per (caption, actual, forecast) — e.g. the last 100 test hours
     of region 1 and the first 100 of region 4 (SPEC E)."""
     fig = _new_figure(6.0 * len(panels), 3.8)
@@ -462,8 +464,8 @@ def forecast_plot(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], path: st
         hours = np.arange(len(actual))
         ax.plot(hours, actual, color="0.2", lw=1.6, label="actual")
         ax.plot(hours, forecast, color=color, lw=1.4, ls="--", label="forecast")
-        ax.set_xlabel("hour")
-        ax.set_ylabel(f"load ({unit})")
+        ax.set_xlabel(step)
+        ax.set_ylabel(f"{quantity} ({unit})" if unit else quantity)
         ax.set_title(caption, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)

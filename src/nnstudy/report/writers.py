@@ -33,6 +33,7 @@ from .context import (
     read_predictions,
     read_sample_images,
     read_scores,
+    recorded,
     whole,
 )
 from .document import Block, Gallery, Heading, Image, Para
@@ -83,7 +84,8 @@ def _make_figures(ctx: Context) -> list[Block]:
     from matplotlib import rc_context
     fig_dir = ctx.study_dir / "figures"
     out: list[Block] = []
-    metric_label = F.metric_label(ctx.metric)
+    unit = recorded(ctx, "unit")   # the target's unit, as the runs recorded it (energy: MW)
+    metric_label = F.metric_label(ctx.metric, unit=unit)
     loss_name = ctx.loss_name()
 
     def image(name: str, draw: Callable[[Path], Path], caption: str, into: list[Block] = out) -> None:
@@ -120,7 +122,7 @@ def _make_figures(ctx: Context) -> list[Block]:
     histories = {v: h for v, h in histories.items() if h}
     if histories:
         image("learning_curves", lambda p: F.learning_curves(histories, p, colors=ctx.colors, loss_name=loss_name,
-                                                              title="Learning curves of every variant"),
+                                                              unit=unit, title="Learning curves of every variant"),
               "Per-epoch learning curves of every variant (finished runs): train dashed, validation solid"
               + _test_curve_text(ctx) + "; line = mean over seeds, band = mean ± std.")
     else:
@@ -128,7 +130,7 @@ def _make_figures(ctx: Context) -> list[Block]:
     steps = {v: [r.steps for r in ctx.finished(v) if r.steps is not None] for v in ctx.variants}
     steps = {v: h for v, h in steps.items() if h}
     if steps:
-        image("step_curves", lambda p: F.learning_curves(steps, p, colors=ctx.colors, loss_name=loss_name,
+        image("step_curves", lambda p: F.learning_curves(steps, p, colors=ctx.colors, loss_name=loss_name, unit=unit,
                                                           x_axis="step", title="Validation every N optimiser steps"),
               "Validation metrics every N optimiser steps (train.eval_every_steps; train = running mean of the "
               "epoch so far): line = mean over seeds, band = mean ± std.")
@@ -181,16 +183,19 @@ def _make_figures(ctx: Context) -> list[Block]:
         selected = {r.seed: e for r in runs
                     if r.summary and (e := whole(r.summary.get("selected_epoch"))) is not None}
         image(f"curves_{slug}", lambda p, v=variant, h=with_history, s=status, e=selected: F.seed_curves(
-            v, h, p, color=ctx.colors[v], status=s, selected_epochs=e, loss_name=loss_name),
+            v, h, p, color=ctx.colors[v], status=s, selected_epochs=e, loss_name=loss_name, unit=unit),
             f"{variant}: learning curves, one line per seed (dotted: unfinished runs; star: the epoch selected "
             f"on validation, whose weights give the test metrics).")
 
         forecasts = [(r, f) for r in ctx.finished(variant) if (f := read_forecasts(r)) is not None]
         if forecasts:
             run, panels = forecasts[0]
+            quantity, unit, step = recorded(ctx, "quantity") or "value", recorded(ctx, "unit"), \
+                recorded(ctx, "step") or "step"
             image(f"forecast_{slug}", lambda p, v=variant, pn=panels, s=run.seed: F.forecast_plot(
-                pn, p, title=f"{v} (seed {s}): forecast vs actual on the test split", color=ctx.colors[v]),
-                f"{variant}: next-hour forecasts against the actual load on the test split (seed {run.seed}).")
+                pn, p, title=f"{v} (seed {s}): forecast vs actual on the test split", quantity=quantity, unit=unit,
+                step=step, color=ctx.colors[v]),
+                f"{variant}: forecasts against the actual {quantity} on the test split (seed {run.seed}).")
 
         preds = [(r, read_predictions(r)) for r in ctx.finished(variant)]
         preds = [(r, p) for r, p in preds if p is not None]
