@@ -24,15 +24,18 @@ def missing(value: Any) -> bool:
         return True
 
 
-def decimals(values: Iterable[Any], significant: int = 3, extra: int = 2) -> int:
+def decimals(values: Iterable[Any], significant: int = 3, extra: int = 2,
+             distinguish: Iterable[Any] | None = None) -> int:
     """Decimals for a column: `significant` digits of its largest magnitude (0.593 → 3, 45.6 → 1, 1243 → 0), plus
-    up to `extra` more while two different values would otherwise print alike."""
+    up to `extra` more while two different values of `distinguish` (default: `values`; the means, say, not their
+    standard deviations) would otherwise print alike."""
+    values = list(values)
     numbers = [abs(float(v)) for v in values if not missing(v)]
     nonzero = [v for v in numbers if v > 0]
     if not nonzero:
         return 3
     base = min(6, max(0, significant - 1 - math.floor(math.log10(max(nonzero)))))
-    distinct = sorted(set(float(v) for v in values if not missing(v)))
+    distinct = sorted(set(float(v) for v in (values if distinguish is None else distinguish) if not missing(v)))
     for d in range(base, base + extra + 1):
         shown = {f"{v:.{d}f}" for v in distinct}
         if len(shown) == len(distinct):

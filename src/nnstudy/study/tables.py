@@ -70,8 +70,9 @@ def _values(agg: pd.DataFrame, col: str) -> list[Any]:
 
 
 def places(agg: pd.DataFrame, col: str) -> int:
-    """The decimals `col` (a metric) is shown with wherever its mean ± std appears."""
-    return N.decimals(_values(agg, col))
+    """The decimals `col` (a metric) is shown with wherever its mean ± std appears: enough to tell the variants'
+    means apart."""
+    return N.decimals(_values(agg, col), distinguish=_column(agg, f"{col}_mean"))
 
 
 def _mean_std_column(agg: pd.DataFrame, col: str, digits: int) -> list[str]:
