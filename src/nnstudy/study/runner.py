@@ -142,12 +142,14 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
                 write_text(study_dir / "study.yaml", yaml.safe_dump(study.to_dict(), sort_keys=False,
                                                                     allow_unicode=True))
             _run_jobs(study, jobs, outcome, executor, progress, console)
+            round_no = 1
             while study.adaptive is not None and not outcome.stopped:   # a round of seeds per loop
                 jobs = _jobs(study, _wanted_cells(study, study_dir), study_dir, workers, retry_failed,
                              StudyOutcome(study_dir))
                 if not jobs:
                     break
-                _run_jobs(study, jobs, outcome, executor, progress, console)
+                round_no += 1
+                _run_jobs(study, jobs, outcome, executor, progress, console, round_no)
     except OSError as e:
         if is_disk_full(e):
             raise disk_full_error(e.filename or study_dir) from None
@@ -209,13 +211,17 @@ def _check_data(jobs: list[Job]) -> None:
 
 
 def _run_jobs(study: ResolvedStudy, jobs: list[Job], outcome: StudyOutcome, executor: Any, progress: bool,
-              console: Console) -> None:
+              console: Console, round_no: int | None = None) -> None:
     say = console.print if progress else (lambda *a, **k: None)
     study_dir = outcome.study_dir
-    mode = "" if study.mode == "full" else f" — {study.mode.upper()} MODE (not the write-up's protocol)"
-    say(f"[bold]study {escape(study.name)}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from before, "
-        f"{escape(executor.label)} → {escape(str(study_dir))}")
-    if study.base.get("imports"):   # the user's code runs in every run: say whose
+    if round_no is not None:   # --until-decided: a seed more for the comparisons still undecided
+        say(f"[bold]study {escape(study.name)}[/], round {round_no}: {len(jobs)} runs for the comparisons still "
+            f"undecided")
+    else:
+        mode = "" if study.mode == "full" else f" — {study.mode.upper()} MODE (not the write-up's protocol)"
+        say(f"[bold]study {escape(study.name)}[/]{mode}: {len(jobs)} runs to do, {outcome.skipped} kept from "
+            f"before, {escape(executor.label)} → {escape(str(study_dir))}")
+    if study.base.get("imports") and round_no is None:   # the user's code runs in every run: say whose
         say(f"imports (their code runs in every run): {escape(', '.join(study.base['imports']))}")
     serial_bars = progress and executor.workers == 1   # each run shows its own bar; rich shows one at a time
     fn = _serial_job if serial_bars else run_job
