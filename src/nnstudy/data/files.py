@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import tarfile
 import zipfile
@@ -22,7 +23,8 @@ import pandas as pd
 from ..errors import DataError, clip
 from ..io import GZIP_MAGIC, describe_bytes
 
-__all__ = ["one_line", "gunzip", "read_file", "describe_bytes", "check_text", "read_text_bytes", "FLOAT32_MAX",
+__all__ = ["one_line", "gunzip", "read_file", "describe_bytes", "check_text", "read_text_bytes", "read_frame",
+           "FLOAT32_MAX",
            "check_finite", "whole_number_problem", "whole_numbers", "describe_archive"]
 
 # Inputs become float32 tensors: a larger finite value becomes inf there, and the run fails later, far from the
@@ -79,6 +81,26 @@ def read_text_bytes(path: Path) -> bytes:
 
 
 # ----------------------------------------------------------------------------------------------- values
+
+PARQUET_MAGIC = b"PAR1"   # the first 4 bytes of every Parquet file
+
+
+def read_frame(path: Path, dataset: str, **csv_options: object) -> tuple[pd.DataFrame, bool]:
+    """(rows, whether the file is Parquet) of a user's table: Parquet, or CSV (UTF-8, gzipped or not) read with
+    `csv_options`. One-line DataError naming the file when it is missing or neither (`dataset`: whose data.path)."""
+    if not path.is_file():
+        raise DataError(f"{clip(str(path))}: no such file (data.path of the {dataset} dataset)")
+    with path.open("rb") as f:
+        parquet = f.read(4) == PARQUET_MAGIC
+    try:
+        if parquet:
+            return pd.read_parquet(path), True
+        return pd.read_csv(io.BytesIO(read_text_bytes(path)), skipinitialspace=True, **csv_options), False
+    except DataError:
+        raise
+    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"{path}: not a readable {'Parquet' if parquet else 'CSV'} file ({one_line(e)})") from None
+
 
 def check_finite(values: np.ndarray, where_row: Callable[[int], str], cell: Callable[[int, int], tuple[str, str]],
                  *, missing_ok: bool = False) -> None:

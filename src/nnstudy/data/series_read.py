@@ -8,7 +8,6 @@ unparseable time and a time that repeats within a group are refused. The dataset
 """
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,12 +18,11 @@ import pandas as pd
 
 from ..errors import DataError, clip
 from ..registry import closest
-from .files import FLOAT32_MAX, one_line, read_text_bytes
+from .files import FLOAT32_MAX, one_line, read_frame
 from .store import sha256_file
 
 __all__ = ["Piece", "SeriesTable", "read_series"]
 
-_PARQUET_MAGIC = b"PAR1"
 _INFER_FROM = 200          # timestamps per group that pandas' infer_freq looks at (it needs them evenly spaced)
 
 
@@ -58,21 +56,12 @@ class SeriesTable:
 
 def _frame(file: Path) -> tuple[pd.DataFrame, Callable[[int], str]]:
     """(rows, place(row) → 'line N' (CSV) or 'row N' (Parquet)). CSV cells stay text, for messages."""
-    if not file.is_file():
-        raise DataError(f"{clip(str(file))}: no such file (data.path of the series dataset)")
-    with file.open("rb") as f:
-        parquet = f.read(4) == _PARQUET_MAGIC
-    try:
-        if parquet:
-            frame = pd.read_parquet(file)
-            frame.columns = [str(c) for c in frame.columns]
-            return frame.reset_index(drop=True), lambda r: f"row {r + 1}"
-        frame = pd.read_csv(io.BytesIO(read_text_bytes(file)), dtype=str, keep_default_na=False,
-                            skip_blank_lines=False, skipinitialspace=True, encoding="utf-8-sig").fillna("")
-    except DataError:
-        raise
-    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise DataError(f"{file}: not a readable {'Parquet' if parquet else 'CSV'} file ({one_line(e)})") from None
+    frame, parquet = read_frame(file, "series", dtype=str, keep_default_na=False, skip_blank_lines=False,
+                                encoding="utf-8-sig")
+    if parquet:
+        frame.columns = [str(c) for c in frame.columns]
+        return frame.reset_index(drop=True), lambda r: f"row {r + 1}"
+    frame = frame.fillna("")
     # Blank lines are kept while reading so that row r of what remains is still known to be line lines[r]; a row
     # with too few fields has its last cells empty ("").
     blank = (frame.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()

@@ -11,7 +11,6 @@ values and non-finite numbers are refused with the file and line.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +21,15 @@ import torch
 from ..errors import DataError, clip
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
-from .files import check_finite, read_text_bytes
+from .files import check_finite, read_frame
 from .splits import stratified_split
 from .store import sha256_file
 
 __all__ = ["table", "read_table"]
 
-_PARQUET_MAGIC = b"PAR1"
-
-
 def read_table(path: str | Path) -> pd.DataFrame:
     """The rows of a CSV (UTF-8, gzipped or not) or Parquet file; DataError naming the file when it is neither."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"{clip(str(path))}: no such file (data.path of the table dataset)")
-    with path.open("rb") as f:
-        parquet = f.read(4) == _PARQUET_MAGIC
-    try:
-        if parquet:
-            return pd.read_parquet(path)
-        return pd.read_csv(io.BytesIO(read_text_bytes(path)), skipinitialspace=True)
-    except DataError:
-        raise
-    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise DataError(f"{path}: not a readable {'Parquet' if parquet else 'CSV'} table "
-                        f"({clip(' '.join(str(e).split()), 200)})") from None
+    return read_frame(Path(path).expanduser(), "table")[0]
 
 
 def _line(path: Path, parquet: bool):
@@ -72,9 +55,8 @@ def table(*, path: str | None = None, target: str = "target", features: list[str
         raise DataError("table: give the file with data.path=FILE (CSV or Parquet) and the column to predict "
                         "with data.target=NAME")
     file = Path(path).expanduser()
-    frame = read_table(file)
-    with file.open("rb") as f:
-        where = _line(file, f.read(4) == _PARQUET_MAGIC)
+    frame, parquet = read_frame(file, "table")
+    where = _line(file, parquet)
     if target not in frame.columns:
         raise DataError(f"{file}: no column {clip(target, quote=True)} to predict (data.target); columns: "
                         f"{clip(', '.join(map(str, frame.columns)), 200)}")
