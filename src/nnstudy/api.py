@@ -88,6 +88,10 @@ class Study:
         if report:
             from .report import finish_study
             finish_study(outcome.study_dir)
+            trackers = (self.spec.base.get("train") or {}).get("log") or []
+            if trackers:   # the study's own part in each tracker its runs went to
+                from .track.export import finish_study_trackers
+                finish_study_trackers(outcome.study_dir, trackers, say=print)
         return read_results(outcome.study_dir)
 
     def results(self, out_dir: str | Path = "studies") -> StudyResults:

@@ -14,9 +14,10 @@ from typing import Any, Callable
 from rich.table import Table
 
 from . import __version__
-from .cli_study import cmd_quickstart, cmd_report, cmd_run, cmd_studies
+from .cli_study import cmd_export, cmd_quickstart, cmd_report, cmd_run, cmd_studies
 from .console import err, out
 from .errors import MESSAGE_LIMIT, DiskFullError, NnstudyError, clip
+from .track import TRACKERS
 
 __all__ = ["main"]
 
@@ -276,6 +277,18 @@ def _add_import(parser: argparse.ArgumentParser) -> None:
                              "run (repeatable; its code runs: name only modules you trust)")
 
 
+def _add_log(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log", action="append", default=[], metavar="TRACKER", choices=list(TRACKERS),
+                        help="also send the run(s) to this tracker as they train: mlflow (MLFLOW_TRACKING_URI), "
+                             "tensorboard (RUN_DIR/tensorboard) or wandb (offline, RUN_DIR/wandb); repeatable; "
+                             "the same as train.log=[...] (docs/tracking.md)")
+
+
+def _with_log(args: argparse.Namespace) -> None:
+    if getattr(args, "log", None):   # an override like any other: checked by the schema, recorded in config.yaml
+        args.overrides.append(f"train.log=[{', '.join(dict.fromkeys(args.log))}]")
+
+
 def _with_imports(args: argparse.Namespace) -> None:
     """--import MODULE: imported now, and carried in the config (imports=[...]) so that run directories record
     them and worker processes import them too."""
@@ -350,12 +363,26 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--retry-failed", action="store_true", help="with --resume: run failed runs again")
     r.add_argument("--out", default="studies", help="parent folder of the study directory (default studies/)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_log(r)
     _add_import(r)
     r.set_defaults(fn=cmd_run)
 
     rp = sub.add_parser("report", help="(re)build report.md / report.html of a study directory")
     rp.add_argument("study_dir", metavar="STUDY_DIR")
     rp.set_defaults(fn=cmd_report)
+
+    x = sub.add_parser("export", help="send finished runs or a whole study to MLflow, TensorBoard or W&B",
+                       description="Send a study directory (its runs, then the study: MLflow parent run with the "
+                                   "summary table and report, TensorBoard HParams) or one run directory to a "
+                                   "tracker, after the fact. Exporting twice makes no duplicates: what the tracker "
+                                   "has in full is skipped, what it has in part is completed.")
+    x.add_argument("path", metavar="STUDY_DIR|RUN_DIR")
+    x.add_argument("--to", required=True, choices=list(TRACKERS), help="the tracker")
+    x.add_argument("--uri", default=None,
+                   help="mlflow: a tracking URI (http://127.0.0.1:5000, sqlite:///mlflow.db, a folder; default "
+                        "MLFLOW_TRACKING_URI); tensorboard / wandb: a folder (default: inside each run directory)")
+    x.add_argument("--quiet", action="store_true", help="no line per run")
+    x.set_defaults(fn=cmd_export)
 
     t = sub.add_parser("train", help="train one run",
                        description="Train one run. TARGET is a model name, a YAML config, a run directory "
@@ -375,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on N processes of this machine together (DDP: gloo on CPU, nccl on one GPU each; "
                         "train.batch_size stays the global batch); under torchrun, leave it out")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_log(t)
     _add_import(t)
     t.set_defaults(fn=cmd_train)
 
@@ -421,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     fn: Callable[[argparse.Namespace], int] = args.fn
     try:
         _with_imports(args)
+        _with_log(args)
         return fn(args)
     except NnstudyError as e:
         err().print(one_line(f"nnstudy {args.command}: error: {e}"), markup=False)

@@ -10,7 +10,7 @@ from rich.table import Table
 from .console import err, out
 from .errors import EXIT_RUNS_FAILED, EXIT_TRY_AGAIN, DiskFullError, NnstudyError
 
-__all__ = ["cmd_studies", "cmd_run", "cmd_report", "cmd_quickstart", "QUICKSTART_MODELS"]
+__all__ = ["cmd_studies", "cmd_run", "cmd_report", "cmd_export", "cmd_quickstart", "QUICKSTART_MODELS"]
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
@@ -53,6 +53,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .report import finish_study
     finish_study(outcome.study_dir)
     _print_study(outcome.study_dir)
+    trackers = (spec.base.get("train") or {}).get("log") or []
+    if trackers:   # the study's own part (MLflow parent run, HParams experiment) and any run a tracker missed
+        from .track.export import finish_study_trackers
+        finish_study_trackers(outcome.study_dir, trackers, say=lambda text: err().print(text, markup=False))
     interrupted = sum(r.status == "interrupted" for r in outcome.results)
     if interrupted:
         err().print(f"nnstudy run: {interrupted} run(s) interrupted (not their fault); `--resume` continues them",
@@ -72,6 +76,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise NnstudyError(f"{study_dir}: not a study directory (no study.yaml)")
     finish_study(study_dir)
     _print_study(study_dir)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .track.export import export
+    say = (lambda text: None) if args.quiet else (lambda text: err().print(text, markup=False, highlight=False))
+    result = export(args.path, args.to, args.uri, say=say)
+    out().print(result.line(args.to), markup=False, highlight=False)
     return 0
 
 

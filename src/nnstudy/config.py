@@ -105,6 +105,13 @@ class TrainConfig(_Part):
     eval_samples: PositiveInt | None = None             # in-training evaluations use a fixed subset this large
     # test-time augmentation of the final test (images): average the logits over flipped (and shifted) copies
     tta: Literal["none", "flip", "flip_translate"] = "none"
+    # experiment trackers that receive the run as it trains (docs/tracking.md); each is an optional extra
+    log: list[Literal["mlflow", "tensorboard", "wandb"]] = Field(default_factory=list)
+
+    @field_validator("log")
+    @classmethod
+    def _each_tracker_once(cls, log: list[str]) -> list[str]:
+        return list(dict.fromkeys(log))
 
 
 class RunConfig(_Part):
@@ -112,6 +119,8 @@ class RunConfig(_Part):
     out_dir: str = "runs"
     # modules imported before the builders are looked up (their @register_model etc. run): the user's own code
     imports: list[str] = Field(default_factory=list)
+    # labels the trackers show beside the run (a study adds study= and variant=); they change nothing it computes
+    tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod

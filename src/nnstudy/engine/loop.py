@@ -22,9 +22,11 @@ from ..data.base import Dataset, Split
 from ..errors import ConfigError, NnstudyError, RunDirError, clip
 from ..io import disk_full_error, is_disk_full
 from ..measure import reset_peak_memory
+from ..measure.environment import code_version
 from ..resolution import load_config, resolve
 from ..runs import RESUME_MAY_CHANGE, RunDir, first_difference, named, prepare_run_dir
 from ..tasks import Task
+from ..track import RunTrackers, check_installed, open_run_trackers
 from . import distributed
 from .build import build_parts
 from .checkpoint import (
@@ -74,6 +76,7 @@ class _Trainer:
 
     def __init__(self, cfg: RunConfig, resume: bool, progress: bool, group: Group = SINGLE) -> None:
         cfg = named(resolve(cfg))   # checked before anything is built
+        check_installed(cfg.train.log)   # a tracker asked for and not installed: one line, before anything is written
         if group.world > 1:   # a generated name holds the time: rank 0's is the run's
             cfg = cfg.model_copy(update={"name": group.broadcast(cfg.name)})
         set_threads(cfg.train.threads)
@@ -109,6 +112,7 @@ class _Trainer:
         self.attempts = 1
         self.world_sizes = [group.world]   # processes of each attempt (a run may resume with another --nproc)
         self.aug_gen = _epoch_generator(cfg.train.seed, 0, 1)
+        self.trackers: RunTrackers | None = None   # opened in run(), on rank 0
         # last: from here on the run directory is this process's (rank 0's) until train() releases it
         self.run_dir, self.resuming = self._prepare_run_dir(cfg, resume)
 
@@ -235,6 +239,11 @@ class _Trainer:
             self.bar = bar
             if self.resuming:
                 bar.log(f"resuming {self.run_dir.path} at epoch {self.epoch + 1}, step {self.step}")
+            if cfg.train.log and group.main:
+                # a tracker's failure is said even without a progress bar (a study's parallel runs)
+                say = lambda text: bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+                self.trackers = open_run_trackers(list(cfg.train.log), self.run_dir.path, config_to_dict(cfg),
+                                                  self.resuming, say, code=code_version())
             while self.epoch < cfg.train.epochs:
                 self._train_epoch()
                 self._end_epoch()
@@ -341,6 +350,8 @@ class _Trainer:
                 save_weights(self.model, self.run_dir.weights_path)
         if self.group.main:
             self.run_dir.write_metrics(self.history)
+        if self.trackers:
+            self.trackers.epoch(row)
         self.bar.log(_epoch_line(row, cfg.train.epochs))
         self.epoch, self.step, self.sums = self.epoch + 1, 0, {}
         self._save()
@@ -357,6 +368,8 @@ class _Trainer:
                                   **{f"val_{k}": v for k, v in val.items()}})
         if self.group.main:
             self.run_dir.write_metrics(self.step_history, self.run_dir.steps_path)
+        if self.trackers:
+            self.trackers.steps(self.step_history[-1])
         seconds = time.perf_counter() - t0
         self.timing["eval_seconds"] += seconds
         return seconds
@@ -396,6 +409,8 @@ class _Trainer:
                   "eval_seconds": round(self.timing["eval_seconds"], 3), "test_seconds": round(test_seconds, 3),
                   "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)})
         self.run_dir.write_summary(summary)
+        if self.trackers:
+            self.trackers.finish(summary)
         self.bar.log("test " + " ".join(f"{k} {v:.4f}" for k, v in test.items())
                      + f" (epoch {self.best['epoch']}, selected by {summary['selected_by']})")
         return RunResult(self.run_dir.path, group.broadcast(summary))
@@ -470,8 +485,11 @@ def _rank_main(raw: dict[str, Any], resume: bool, progress: bool) -> None:
 
 def _train(cfg: RunConfig, resume: bool, progress: bool, group: Group) -> RunResult:
     trainer = _Trainer(cfg, resume, progress, group)
+    finished = False
     try:
-        return trainer.run()
+        result = trainer.run()
+        finished = True
+        return result
     except TrainingDiverged as e:
         if group.main:
             trainer.run_dir.write_summary({"status": "failed", "name": trainer.cfg.name, "error": str(e),
@@ -487,4 +505,6 @@ def _train(cfg: RunConfig, resume: bool, progress: bool, group: Group) -> RunRes
             raise unused from None
         raise
     finally:
+        if trainer.trackers:   # what is queued is sent (within CLOSE_TIMEOUT_S) before the run returns
+            trainer.trackers.close(failed=not finished)
         trainer.run_dir.unlock()

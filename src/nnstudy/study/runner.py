@@ -32,6 +32,7 @@ from ..locks import LOCK_NAME, DirLock
 from ..names import check_name
 from ..resolution import load_config
 from ..runs import RunDir, first_difference
+from ..track import check_installed
 from .adaptive import seeds_wanted
 from .backends.local import threads_per_worker
 from .executor import Job, JobResult, make_executor
@@ -125,6 +126,7 @@ def run_study(spec: StudySpec, *, out_dir: str | Path = "studies", workers: int 
     study = spec.resolved(until_decided)
     study_dir = study_dir_for(spec, out_dir)
     check_name(study_dir.name, "study name")
+    check_installed((study.base.get("train") or {}).get("log") or [])   # before any run: one line, not every run
     executor = make_executor(backend, workers, address=address, storage=storage)
     if variants is not None:
         spec.select(variants)   # an unknown name: one line with "did you mean"
@@ -188,7 +190,9 @@ def _jobs(study: ResolvedStudy, cells: list[Cell], study_dir: Path, workers: int
             # one (its earlier epochs are not thrown away), else starts again
             run.summary_path.unlink()
         config = study.run_config(cell.variant, cell.seed)
-        config.update(out_dir=str(study_dir / "runs"), name=name)
+        # tags: what trackers group the run by (they change nothing the run computes)
+        config.update(out_dir=str(study_dir / "runs"), name=name,
+                      tags={**(config.get("tags") or {}), "study": study_dir.name, "variant": cell.variant.name})
         if threads and not (config.get("train") or {}).get("threads"):
             config.setdefault("train", {})["threads"] = threads
         jobs.append(Job(name, config, study.weights.get(cell.variant.name)))
@@ -283,7 +287,8 @@ def _check_claim(study_dir: Path, study: ResolvedStudy, resume: bool) -> bool:
                           f"runs are kept), or choose another --out")
     saved = read_yaml(path, RunDirError)
     diff = first_difference(saved, yaml.safe_load(yaml.safe_dump(study.to_dict())),
-                            ignore=frozenset({"base.train.threads", "base.train.checkpoint_every"}))
+                            ignore=frozenset({"base.train.threads", "base.train.checkpoint_every", "base.train.log",
+                                              "base.tags"}))
     if diff:
         raise RunDirError(f"{study_dir}: cannot resume a different study ({diff})")
     return False
