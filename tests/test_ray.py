@@ -158,3 +158,19 @@ def test_two_node_cluster_and_a_lost_node(tmp_path):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_runs_on_ray_reach_their_trackers(tmp_path, local_ray, monkeypatch):
+    from mlflow import MlflowClient
+    uri = (tmp_path / "mlruns").as_uri()   # a file store: its artifacts stay beside it, whatever a worker's cwd
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)   # the driver's environment, passed to every task
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    spec = load_study_spec(_study(tmp_path / "s.yaml", seeds=[0], log=["tensorboard", "mlflow"]))
+    outcome = run_study(spec, out_dir=tmp_path / "studies", backend="ray", progress=False)
+    assert outcome.failed == 0
+    for run in ("base__s0", "act=tanh__s0"):   # written on the worker, synced back with the run's files
+        assert list((outcome.study_dir / "runs" / run / "tensorboard").glob("events.out.tfevents.*"))
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert sorted(r.info.run_name for r in runs) == ["act=tanh__s0", "base__s0"]
+    assert all(r.info.status == "FINISHED" and "summary/test_acc" in r.data.metrics for r in runs)

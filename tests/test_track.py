@@ -246,3 +246,37 @@ def test_export_of_a_study_makes_the_parent_run_with_tables_and_report(tmp_path,
 def test_export_refuses_what_is_not_a_run_or_a_study(tmp_path, capsys):
     assert main(["export", str(tmp_path), "--to", "tensorboard"]) == 2
     assert "neither a study directory" in capsys.readouterr().err
+
+
+def test_a_killed_run_resumed_continues_the_same_tracked_run(tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # the bundled sample (a child process cannot see the test-only dataset); a checkpoint after every step
+    args = ["tutorial_cnn", "data.name=cifar10-sample", "data.subset=600", "train.epochs=4", "train.batch_size=8",
+            "train.threads=1", "train.checkpoint_every=0", f"out_dir={tmp_path / 'runs'}", "name=k",
+            "--log", "mlflow", "--log", "tensorboard", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "nnstudy.cli", "train", *args], stderr=subprocess.PIPE,
+                            env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    metrics = tmp_path / "runs" / "k" / "metrics.csv"
+    deadline = time.time() + 120
+    while not metrics.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)   # into epoch 2
+    assert proc.poll() is None, proc.stderr.read().decode()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert main(["train", str(tmp_path / "runs" / "k"), "--resume", "--quiet"]) == 0
+    run = tmp_path / "runs" / "k"
+    rows = _rows(run / "metrics.csv")
+    client, runs = _mlflow_runs(uri, "nnstudy")
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    history = client.get_metric_history(runs[0].info.run_id, "val_acc")
+    assert [(m.step, m.value) for m in history] == [(int(r["epoch"]), pytest.approx(float(r["val_acc"])))
+                                                    for r in rows]
+    acc = _tensorboard(run / "tensorboard")
+    assert [e.step for e in acc.Scalars("val_acc")] == [1, 2, 3, 4]

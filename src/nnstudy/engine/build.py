@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..config import RunConfig
@@ -17,8 +18,9 @@ from ..errors import ConfigError, NnstudyError, clip
 from ..models import MODELS
 from ..resolution import resolve
 from ..tasks import TASKS, Task
+from .device import to_memory_format
 
-__all__ = ["Parts", "build_parts", "build_data", "build_model"]
+__all__ = ["Parts", "build_parts", "build_data", "build_model", "check_fit"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,24 @@ def build_parts(cfg: RunConfig, data: Dataset | None = None) -> Parts:
                           f"nnstudy.tasks.Task")
     _call("task", cfg.task.name, task.setup, {"data": data})
     return Parts(data, model, task, cfg)
+
+
+@torch.no_grad()
+def check_fit(model: nn.Module, task: Task, data: Dataset, device: torch.device, channels_last: bool,
+               cfg: RunConfig) -> None:
+    """Two training samples through the model and the task's loss before anything is written: a model whose
+    input or output does not fit the data (another image size, too few classes) is one line, not a traceback an
+    epoch in. In eval mode: no dropout, no batch statistics, no random numbers drawn."""
+    split = data.train
+    x, y = split.inputs[:2].to(device), split.targets[:2].to(device)
+    g = split.groups[:2].to(device) if split.groups is not None else None
+    was_training = model.training
+    model.eval()
+    try:
+        task.compute(model, to_memory_format(data.transform(x, False, None), channels_last), y, g)
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise ConfigError(f"model {clip(cfg.model.name, quote=True)} does not fit dataset {cfg.data.name!r} "
+                          f"(inputs {tuple(x.shape[1:])}, {data.info.num_classes or 'no'} classes) for task "
+                          f"{cfg.task.name!r}: {clip(' '.join(str(e).split()), 200)}") from None
+    finally:
+        model.train(was_training)

@@ -15,20 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from ..config import RunConfig, config_to_dict
-from ..data.base import Dataset, Split
-from ..errors import ConfigError, NnstudyError, RunDirError, clip
+from ..data.base import Split
+from ..errors import NnstudyError, RunDirError
 from ..io import disk_full_error, is_disk_full
 from ..measure import reset_peak_memory
 from ..measure.environment import code_version
 from ..resolution import load_config, resolve
 from ..runs import RESUME_MAY_CHANGE, RunDir, first_difference, named, prepare_run_dir
-from ..tasks import Task
 from ..track import RunTrackers, check_installed, open_run_trackers
 from . import distributed
-from .build import build_parts
+from .build import build_parts, check_fit
 from .checkpoint import (
     fit_optimizer_state,
     fit_state_dict,
@@ -42,7 +40,7 @@ from .distributed import SINGLE, Group
 from .evaluation import RunResult, WithTTA, batches, evaluate, finished_summary, plain, save_predictions
 from .lookahead import Lookahead
 from .optim import build_optimizer, build_scheduler
-from .progress import TrainProgress
+from .progress import TrainProgress, epoch_line
 
 __all__ = ["train", "evaluate", "WithTTA", "RunResult", "TrainingDiverged", "finished_summary", "save_predictions"]
 
@@ -96,7 +94,7 @@ class _Trainer:
         self.channels_last = use_channels_last(cfg.train.channels_last, self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        _check_fit(self.model, self.task, self.data, self.device, self.channels_last, cfg)
+        check_fit(self.model, self.task, self.data, self.device, self.channels_last, cfg)
         self.steps_per_epoch = distributed.train_steps(len(self.data.train), cfg.train.batch_size, group.world)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, self.steps_per_epoch)
@@ -240,14 +238,23 @@ class _Trainer:
             if self.resuming:
                 bar.log(f"resuming {self.run_dir.path} at epoch {self.epoch + 1}, step {self.step}")
             if cfg.train.log and group.main:
-                # a tracker's failure is said even without a progress bar (a study's parallel runs)
-                say = lambda text: bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
-                self.trackers = open_run_trackers(list(cfg.train.log), self.run_dir.path, config_to_dict(cfg),
-                                                  self.resuming, say, code=code_version())
+                self._open_trackers(bar)
             while self.epoch < cfg.train.epochs:
                 self._train_epoch()
                 self._end_epoch()
         return self._finish()
+
+    def _open_trackers(self, bar: TrainProgress) -> None:
+        # a tracker's failure is said even without a progress bar (a study's parallel runs)
+        say = lambda text: bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self.trackers = open_run_trackers(list(self.cfg.train.log), self.run_dir.path, config_to_dict(self.cfg),
+                                          self.resuming, say, code=code_version())
+        # a resumed run sends its history again: what its first attempt had queued may not have arrived (MLflow
+        # keeps the steps it has; TensorBoard and W&B write the run whole)
+        for row in self.history:
+            self.trackers.epoch(row)
+        for row in self.step_history:
+            self.trackers.steps(row)
 
     def _new_lookahead(self) -> Lookahead | None:
         if not self.cfg.optim.lookahead:
@@ -352,7 +359,7 @@ class _Trainer:
             self.run_dir.write_metrics(self.history)
         if self.trackers:
             self.trackers.epoch(row)
-        self.bar.log(_epoch_line(row, cfg.train.epochs))
+        self.bar.log(epoch_line(row, cfg.train.epochs))
         self.epoch, self.step, self.sums = self.epoch + 1, 0, {}
         self._save()
 
@@ -423,38 +430,6 @@ class _Trainer:
         if self.test_curve_split is not None:
             sizes["test_curve_samples"] = len(self.test_curve_split)
         return sizes
-
-
-@torch.no_grad()
-def _check_fit(model: nn.Module, task: Task, data: Dataset, device: torch.device, channels_last: bool,
-               cfg: RunConfig) -> None:
-    """Two training samples through the model and the task's loss before anything is written: a model whose
-    input or output does not fit the data (another image size, too few classes) is one line, not a traceback an
-    epoch in. In eval mode: no dropout, no batch statistics, no random numbers drawn."""
-    split = data.train
-    x, y = split.inputs[:2].to(device), split.targets[:2].to(device)
-    g = split.groups[:2].to(device) if split.groups is not None else None
-    was_training = model.training
-    model.eval()
-    try:
-        task.compute(model, to_memory_format(data.transform(x, False, None), channels_last), y, g)
-    except (RuntimeError, IndexError, ValueError) as e:
-        raise ConfigError(f"model {clip(cfg.model.name, quote=True)} does not fit dataset {cfg.data.name!r} "
-                          f"(inputs {tuple(x.shape[1:])}, {data.info.num_classes or 'no'} classes) for task "
-                          f"{cfg.task.name!r}: {clip(' '.join(str(e).split()), 200)}") from None
-    finally:
-        model.train(was_training)
-
-
-def _epoch_line(row: dict[str, Any], epochs: int) -> str:
-    """e.g. 'epoch 2/10  train loss 1.3834 acc 0.5017 | val loss 1.2905 acc 0.5428 | lr 0.001'."""
-    groups = []
-    for split in ("train", "val"):
-        items = [f"{k[len(split) + 1:]} {v:.4f}" for k, v in row.items()
-                 if k.startswith(split + "_") and k != "train_seconds"]
-        if items:
-            groups.append(f"{split} " + " ".join(items))
-    return f"epoch {row['epoch']}/{epochs}  " + " | ".join(groups) + f" | lr {row['lr']:.3g}"
 
 
 def train(cfg: RunConfig, *, resume: bool = False, progress: bool = True) -> RunResult:

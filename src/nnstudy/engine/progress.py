@@ -6,7 +6,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-__all__ = ["TrainProgress"]
+__all__ = ["TrainProgress", "epoch_line"]
 
 
 class TrainProgress:
@@ -45,3 +45,14 @@ class TrainProgress:
     def log(self, text: str) -> None:
         if self.enabled:
             self.console.print(text, highlight=False)
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """e.g. 'epoch 2/10  train loss 1.3834 acc 0.5017 | val loss 1.2905 acc 0.5428 | lr 0.001'."""
+    groups = []
+    for split in ("train", "val"):
+        items = [f"{k[len(split) + 1:]} {v:.4f}" for k, v in row.items()
+                 if k.startswith(split + "_") and k != "train_seconds"]
+        if items:
+            groups.append(f"{split} " + " ".join(items))
+    return f"epoch {row['epoch']}/{epochs}  " + " | ".join(groups) + f" | lr {row['lr']:.3g}"

@@ -68,15 +68,14 @@ class TensorBoardSink(Sink):
                 and any(folder.glob(EVENTS_GLOB)):
             self.already = True   # sent already: exporting again makes no second copy
             return
-        if run.mode != "resume":   # written whole: what an earlier, partial attempt left there goes first
-            for old in folder.glob(EVENTS_GLOB):
-                old.unlink()
+        # written whole, a resumed run too (the engine sends its history again): what an earlier attempt left goes
+        for old in folder.glob(EVENTS_GLOB):
+            old.unlink()
         self.folder = folder
         # flush_secs: a live run's curves show up in TensorBoard within 30 s
         self.writer = SummaryWriter(str(folder), flush_secs=30)
         start, _, _ = self._session(run)
-        if run.mode != "resume":
-            self.writer.file_writer.add_summary(start)
+        self.writer.file_writer.add_summary(start)
 
     def _session(self, run: RunRecord) -> tuple[Any, Any, Any]:
         values = {"variant": run.variant or run.name, "seed": run.seed}
@@ -103,9 +102,7 @@ class TensorBoardSink(Sink):
             return
         self._scalars({SUMMARY_PREFIX + k: v for k, v in summary_values(summary).items()},
                       int(summary.get("selected_epoch") or 0))
-        start, end, _ = self._session(self.record)
-        if self.record.mode == "resume":   # in case its first attempt's events were lost
-            self.writer.file_writer.add_summary(start)
+        _, end, _ = self._session(self.record)
         self.writer.file_writer.add_summary(end)
         self.done = True
 

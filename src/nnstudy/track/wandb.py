@@ -45,9 +45,9 @@ class WandbSink(Sink):
         if run.mode == "export" and state.get("status") == "sent" and state.get("folder") == str(root) and existing:
             self.already = True   # written already: an export makes no second copy
             return
-        if run.mode != "resume":   # a partial earlier attempt: the run is written whole again
-            for folder in existing:
-                shutil.rmtree(folder, ignore_errors=True)
+        # written whole, a resumed run too (the engine sends its history again): what an earlier attempt left goes
+        for folder in existing:
+            shutil.rmtree(folder, ignore_errors=True)
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
         tags = [f"{k.removeprefix('nnstudy.')}={v}"[:64] for k, v in run.tags.items()

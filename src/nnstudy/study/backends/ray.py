@@ -41,11 +41,12 @@ def _ray() -> Any:
 
 
 def _run_files(folder: Path) -> dict[str, tuple[int, int]]:
-    """The files of a run directory that travel (not its lock, not half-written temporaries): name -> stamp."""
+    """The files of a run directory that travel (not its lock, not half-written temporaries, not links), with
+    those of its folders (a tracker's, e.g. tensorboard/): relative path -> stamp."""
     if not folder.is_dir():
         return {}
-    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir()
-            if p.is_file() and p.name != LOCK_NAME and not p.match(TMP_GLOB)}
+    return {p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")
+            if p.is_file() and not p.is_symlink() and p.name != LOCK_NAME and not p.match(TMP_GLOB)}
 
 
 def _read_files(folder: Path, names: list[str] | None = None) -> dict[str, bytes]:
@@ -55,9 +56,12 @@ def _read_files(folder: Path, names: list[str] | None = None) -> dict[str, bytes
 def _write_files(folder: Path, files: dict[str, bytes]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        if "/" in name or "\\" in name or name in ("", ".", ".."):   # file names only: nothing outside the run
+        parts = name.split("/")
+        if "\\" in name or any(part in ("", ".", "..") for part in parts):   # nothing outside the run directory
             raise ValueError(f"not a run file name: {name!r}")
-        write_bytes(folder / name, data)
+        path = folder.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, data)
 
 
 # ------------------------------------------------------------------------------------------- where files travel
@@ -91,22 +95,24 @@ class _StorageFiles:
 
     def pull(self, name: str) -> dict[str, bytes]:
         from pyarrow import fs
-        infos = self.fs.get_file_info(fs.FileSelector(self._dir(name), allow_not_found=True))
+        root = self._dir(name)
+        infos = self.fs.get_file_info(fs.FileSelector(root, allow_not_found=True, recursive=True))
         out = {}
         for info in infos:
-            if info.type == fs.FileType.File:
+            if info.type == fs.FileType.File and not info.base_name.endswith(".part"):
                 with self.fs.open_input_stream(info.path) as f:
-                    out[info.base_name] = f.read()
+                    out[info.path[len(root):].lstrip("/")] = f.read()
         return out
 
     def push(self, name: str, files: dict[str, bytes]) -> None:
-        self.fs.create_dir(self._dir(name), recursive=True)
         for file, data in files.items():
+            folder, _, base = f"{self._dir(name)}/{file}".rpartition("/")
+            self.fs.create_dir(folder, recursive=True)
             # written under a temporary name, then moved: a reader never sees half a checkpoint
-            tmp = f"{self._dir(name)}/.{file}.part"
+            tmp = f"{folder}/.{base}.part"
             with self.fs.open_output_stream(tmp) as f:
                 f.write(data)
-            self.fs.move(tmp, f"{self._dir(name)}/{file}")
+            self.fs.move(tmp, f"{folder}/{base}")
 
 
 # ------------------------------------------------------------------------------------------------ in the task
@@ -266,8 +272,13 @@ class RayExecutor(Executor):
         cpus, gpus = threads * nproc, nproc if str(train.get("device", "auto")).startswith("cuda") else 0
         weights = Path(job.weights).read_bytes() if job.weights else None
         job = Job(job.name, {**job.config, "train": train}, job.weights)
-        return task.options(num_cpus=cpus, num_gpus=gpus, max_retries=NODE_RETRIES,
-                            retry_exceptions=False).remote(fn, job, files, remote, weights)
+        options = {}
+        # where the run's trackers send it (train.log): the driver's MLFLOW_TRACKING_URI, WANDB_MODE, … on every node
+        tracking = {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_", "WANDB_"))}
+        if train.get("log") and tracking:
+            options["runtime_env"] = {"env_vars": tracking}
+        return task.options(num_cpus=cpus, num_gpus=gpus, max_retries=NODE_RETRIES, retry_exceptions=False,
+                            **options).remote(fn, job, files, remote, weights)
 
     def _result(self, ref: Any, job: Job) -> JobResult:
         try:
