@@ -241,6 +241,9 @@ def test_export_of_a_study_makes_the_parent_run_with_tables_and_report(tmp_path,
     assert sorted(r.data.tags["nnstudy.variant"] for r in children) == ["base", "base", "lr=0.01", "lr=0.01"]
     artifacts = {f.path for f in client.list_artifacts(parents[0].info.run_id, "study")}
     assert {"study/summary.csv", "study/report.html", "study/summary_table.json"} <= artifacts
+    table = json.loads(Path(client.download_artifacts(parents[0].info.run_id, "study/summary_table.json",
+                                                      str(tmp_path / "down"))).read_text())
+    assert len(table["data"]) == len(_rows(study / "summary.csv"))   # replaced, not appended to, by each export
 
 
 def test_export_refuses_what_is_not_a_run_or_a_study(tmp_path, capsys):

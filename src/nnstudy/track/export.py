@@ -109,7 +109,10 @@ def export_study(study_dir: str | Path, to: str, destination: str | None = None,
              if (study_dir / name).is_file()]
     if (study_dir / "figures").is_dir():
         files.append(study_dir / "figures")
-    record = StudyRecord(study_dir, run_uid(study_dir), study_dir.name, study.baseline, study.axes, runs, files)
+    # the axes the runs here vary (a study run in part with --variants has not run the others)
+    ran = {c.variant.name for c in study.cells() if study_dir / "runs" / c.name in runs}
+    axes = list(dict.fromkeys(k for v in study.variants if v.name in ran for k in v.overrides))
+    record = StudyRecord(study_dir, run_uid(study_dir), study_dir.name, study.baseline, axes, runs, files)
     result.study = _study_module(to).export_study(record, destination) if _study_module(to) else None
     return result
 

@@ -8,11 +8,15 @@ and an export sends only what is missing.
 """
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
@@ -26,6 +30,7 @@ COMPLETE_TAG = "nnstudy.complete"
 PARAM_LIMIT = 6000        # characters MLflow keeps of a parameter value
 BATCH_METRICS = 1000      # MLflow's log_batch limits (metrics, params per call)
 BATCH_PARAMS = 100
+TABLE_FILE = "summary_table.json"
 ARTIFACTS = ("config.yaml", "summary.json", "metrics.csv", "steps.csv", "model.safetensors")
 
 
@@ -37,6 +42,9 @@ def _client(destination: str | None) -> MlflowClient:
     # a server that is down must not hold a run's end for minutes: MLflow retries 7 times with backoff by default
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    # MLflow prints two "View run … at" lines per run ended on a server, from the tracker's thread; nnstudy says
+    # where the runs went itself
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     return MlflowClient(destination or mlflow.get_tracking_uri())
 
 
@@ -147,16 +155,21 @@ def export_study(study: StudyRecord, destination: str | None = None) -> str:
         child = find_run(client, experiment, "nnstudy.uid", run_uid(run_dir))
         if child is not None and child.data.tags.get("mlflow.parentRunId") != parent_id:
             client.set_tag(child.info.run_id, "mlflow.parentRunId", parent_id)
-    for path in study.files:
-        if path.suffix in (".csv", ".md", ".html", ".yaml", ".parquet"):
-            client.log_artifact(parent_id, str(path), artifact_path="study")
-        elif path.is_dir():
+    for path in study.files:   # uploaded again on every export: the same paths, replaced
+        if path.is_dir():
             client.log_artifacts(parent_id, str(path), artifact_path=f"study/{path.name}")
+        else:
+            client.log_artifact(parent_id, str(path), artifact_path="study")
     table = study.path / "summary.csv"
-    if table.is_file():   # the verdict table, shown by MLflow's table viewer
-        import pandas as pd
-        client.log_table(parent_id, data=pd.read_csv(table), artifact_file="study/summary_table.json")
-    client.set_terminated(parent_id, "FINISHED")
+    if table.is_file():   # the verdict table for MLflow's table viewer (log_table would append on every export)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / TABLE_FILE
+            path.write_text(pd.read_csv(table).to_json(orient="split", index=False), encoding="utf-8")
+            client.log_artifact(parent_id, str(path), artifact_path="study")
+        client.set_tag(parent_id, "mlflow.loggedArtifacts", json.dumps([{"path": f"study/{TABLE_FILE}",
+                                                                          "type": "table"}]))
+    if parent is None or parent.info.status != "FINISHED":   # an export again keeps the study's duration
+        client.set_terminated(parent_id, "FINISHED")
     return parent_id
 
 

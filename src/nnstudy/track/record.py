@@ -103,8 +103,10 @@ def summary_values(summary: dict[str, Any]) -> dict[str, float]:
     """The finished run's numbers a tracker shows beside its curves: test (and selected val/train) metrics,
     parameters, MACs, FLOPs, seconds, peak memory (MB), the selected epoch."""
     values: dict[str, float] = {}
-    for key, value in (summary.get("metrics") or {}).items():
-        values[key] = numeric(value)
+    metrics = summary.get("metrics") or {}
+    # test metrics first: trackers that show the first few columns only (TensorBoard's HParams) show these
+    for key in sorted(metrics, key=lambda k: not k.startswith("test_")):
+        values[key] = numeric(metrics[key])
     compute = summary.get("compute") or {}
     values["params"] = numeric(summary.get("params", compute.get("params")))
     for key in ("macs", "flops"):
@@ -177,8 +179,8 @@ class RunRecord:
                 "nnstudy.model": str(config["model"]["name"]),
                 "nnstudy.data": str((config.get("data") or {}).get("name")),
                 "nnstudy.seed": str((config.get("train") or {}).get("seed", 0))}
-        for key, value in (code or {}).items():
-            tags[f"nnstudy.{key}"] = _text(value)
+        for key, value in (code or {}).items():   # nnstudy's version, the git commit and whether it was dirty
+            tags["nnstudy.version" if key == "nnstudy" else f"nnstudy.{key}"] = _text(value)
         tags.update({f"nnstudy.{k}" if k in ("study", "variant") else k: v for k, v in user_tags.items()})
         return cls(path, uid, str(config.get("name")), config, tags, mode, dict(code or {}))
 
