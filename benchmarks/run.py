@@ -66,6 +66,11 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "One ResNet-18 epoch on the bundled sample: one process with two threads against two processes of one "
         "thread each (`--nproc 2`), same global batch.",
         ["--repeats", "5"], False),
+    "tracking_overhead": (
+        "Trackers: what sending a run to MLflow, TensorBoard and W&B costs",
+        "Per-epoch training time of the tutorial CNN on the CIFAR-10 sample without trackers and with each, the "
+        "time the training thread spends queueing rows, and the whole run's wall time.",
+        ["--epochs", "10", "--repeats", "7"], False),
     "matmul_precision": (
         "Hardware check: does bf16 pay on this CPU?",
         "Matmul GFLOP/s and a GRU forward in fp32 and bf16, side by side.",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import statistics
 import tempfile
@@ -60,7 +61,9 @@ def one(trackers: list[str], epochs: int, folder: Path, clock: _Clock) -> dict[s
     with (folder / name / "metrics.csv").open() as f:
         seconds = [float(r["train_seconds"]) for r in csv.DictReader(f)]
     per_epoch = [b - a for a, b in zip(seconds, seconds[1:])]   # epochs 2..: the first warms up
-    return {"epoch_s": statistics.median(per_epoch), "in_loop_ms": 1000 * clock.seconds / epochs, "run_s": wall}
+    runtime = json.loads((folder / name / "summary.json").read_text())["runtime"]
+    return {"epoch_s": statistics.median(per_epoch), "in_loop_ms": 1000 * clock.seconds / epochs, "run_s": wall,
+            "precision": f"{runtime['precision']} ({runtime['precision_reason']})"}
 
 
 def main() -> None:
@@ -83,16 +86,19 @@ def main() -> None:
     base_run = statistics.median(t["run_s"] for t in trials["none"])
     rows = []
     for setting, results in trials.items():
-        row = {"trackers": setting, **{k: statistics.median(r[k] for r in results) for k in results[0]}}
+        row = {"trackers": setting, **{k: statistics.median(r[k] for r in results) for k in results[0]
+                                       if k != "precision"}}
         row["epoch_overhead_pct"] = 100 * (row["epoch_s"] / base - 1)
         row["run_extra_s"] = row["run_s"] - base_run
         rows.append(row)
-    save("tracking_overhead", {**environment(epochs=args.epochs, repeats=args.repeats), "rows": rows}, markdown)
+    precision = trials["none"][0]["precision"]   # train.precision: auto, as a user gets it
+    save("tracking_overhead", {**environment(epochs=args.epochs, repeats=args.repeats, precision=precision),
+                               "rows": rows}, markdown)
 
 
 def markdown(result: dict) -> str:
-    lines = [f"tutorial CNN, CIFAR-10 sample, batch 32, {result['epochs']} epochs; medians of {result['repeats']} "
-             f"repeats ({result['machine']})", "",
+    lines = [f"tutorial CNN, CIFAR-10 sample, batch 32, {result['epochs']} epochs, precision {result['precision']}; "
+             f"medians of {result['repeats']} repeats ({result['machine']})", "",
              "| trackers | epoch s | vs none | in loop ms / epoch | run s | run extra s |",
              "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['trackers']} | {r['epoch_s']:.3f} | {r['epoch_overhead_pct']:+.1f} % | {r['in_loop_ms']:.3f} "

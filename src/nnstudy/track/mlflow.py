@@ -98,7 +98,8 @@ class MlflowSink(Sink):
         for i in range(0, len(params), BATCH_PARAMS):
             self.client.log_batch(self.run_id, params=params[i:i + BATCH_PARAMS])
 
-    def _log(self, values: dict[str, Any], step: int) -> None:
+    def _metrics(self, values: dict[str, Any], step: int) -> list[Metric]:
+        """The values as MLflow metrics at `step`, less those the MLflow run has already."""
         now = int(time.time() * 1000)
         metrics = []
         for key, value in values.items():
@@ -107,22 +108,33 @@ class MlflowSink(Sink):
                 continue
             self.logged[key].add(step)
             metrics.append(Metric(key, number, now, step))
+        return metrics
+
+    def _log(self, metrics: list[Metric]) -> None:
         for i in range(0, len(metrics), BATCH_METRICS):
             self.client.log_batch(self.run_id, metrics=metrics[i:i + BATCH_METRICS])
 
+    def _row(self, kind: str, row: dict[str, Any]) -> list[Metric]:
+        if kind == "epoch":
+            return self._metrics({k: v for k, v in row.items() if k != "epoch"}, int(row["epoch"]))
+        return self._metrics({f"steps/{k}": v for k, v in row.items() if k not in ("step", "epoch")},
+                             int(row["step"]))
+
     def epoch(self, row: dict[str, Any]) -> None:
-        if not self.complete:
-            self._log({k: v for k, v in row.items() if k != "epoch"}, int(row["epoch"]))
+        self.rows([("epoch", row)])
 
     def steps(self, row: dict[str, Any]) -> None:
-        if not self.complete:
-            self._log({f"steps/{k}": v for k, v in row.items() if k not in ("step", "epoch")}, int(row["step"]))
+        self.rows([("steps", row)])
+
+    def rows(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        if not self.complete:   # one request for all of them
+            self._log([m for kind, row in rows for m in self._row(kind, row)])
 
     def finish(self, summary: dict[str, Any]) -> None:
         if self.complete:
             return
         values = {SUMMARY_PREFIX + k: v for k, v in summary_values(summary).items()}
-        self._log(values, int(summary.get("selected_epoch") or 0))
+        self._log(self._metrics(values, int(summary.get("selected_epoch") or 0)))
         for name in ARTIFACTS:
             path = self.record.path / name
             if path.is_file():
