@@ -90,10 +90,11 @@ class Background:
     """Calls one sink's methods in order on a daemon thread. After the first error the sink's remaining calls are
     dropped; `error` says what went wrong."""
 
-    def __init__(self, sink: Sink) -> None:
-        self.sink, self.error = sink, None
+    def __init__(self, name: str, make: Callable[[], Sink]) -> None:
+        self.name, self.sink, self.error = name, None, None
         self._calls: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._work, name=f"nnstudy-{sink.name}", daemon=True)
+        self._make = make   # called on the thread: importing a tracker (mlflow: ~3 s) does not hold up the training
+        self._thread = threading.Thread(target=self._work, name=f"nnstudy-{name}", daemon=True)
         self._thread.start()
 
     def submit(self, method: str, *args: Any) -> None:
@@ -125,6 +126,8 @@ class Background:
         if self.error is not None:
             return
         try:
+            if self.sink is None:
+                self.sink = self._make()
             getattr(self.sink, method)(*args)
         except Exception as e:   # a tracker's failure never reaches the training loop
             self.error = describe_error(e)
@@ -150,12 +153,7 @@ class RunTrackers:
         self.workers: dict[str, Background] = {}
         self._reported: set[str] = set()
         for name in names:
-            try:
-                sink = make_sink(name, destination=None)
-            except Exception as e:
-                self._report(name, describe_error(e))
-                continue
-            self.workers[name] = worker = Background(sink)
+            self.workers[name] = worker = Background(name, lambda name=name: make_sink(name, destination=None))
             worker.submit("start", run)
 
     def __bool__(self) -> bool:
