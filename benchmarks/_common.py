@@ -1,30 +1,66 @@
-"""What every benchmark records beside its numbers, and how it saves them (benchmarks/results/<name>.json)."""
+"""What every benchmark records beside its numbers, and how it saves them: one file per benchmark and machine type,
+benchmarks/results/<name>/<machine type>.json, so that results from different machines sit side by side (never
+overwrite each other) and docs/benchmarks.md shows a table per machine type."""
 from __future__ import annotations
 
 import json
 import platform
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from nnstudy.engine.runtime import cpu_flags
 from nnstudy.measure.environment import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+# the CPU features that decide how fast (and in which precision) training runs, as /proc/cpuinfo names them
+FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def machine() -> dict[str, Any]:
+    """The machine a result comes from: CPU model, the features above it has, its type, and the GPU if any."""
+    flags = cpu_flags()
+    has = [f for f in FEATURES if f in flags]
+    if "amx_bf16" in has:
+        isa = "AMX"
+    elif "avx512_bf16" in has:
+        isa = "AVX-512 BF16"
+    elif "avx512f" in has:
+        isa = "AVX-512"
+    elif "avx2" in has:
+        isa = "AVX2"
+    else:
+        isa = platform.machine()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    kind = f"{cpu_model()}, {isa}" + (f", {gpu}" if gpu else "")
+    return {"machine": cpu_model(), "cpu_features": has, "machine_type": kind, "gpu": gpu}
+
+
+def slug(kind: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-")
 
 
 def environment(**settings: Any) -> dict[str, Any]:
     """The command to re-run (as typed, from the repository root), the machine, torch and Python versions, and the
     benchmark's own settings."""
-    return {"command": "python " + " ".join(sys.argv), "machine": cpu_model(), "torch": torch.__version__,
+    return {"command": "python " + " ".join(sys.argv), **machine(), "torch": torch.__version__,
             "python": platform.python_version(), **settings}
 
 
+def result_path(name: str, kind: str | None = None) -> Path:
+    """results/<name>/<this machine type (or `kind`)>.json."""
+    return RESULTS / name / f"{slug(kind or machine()['machine_type'])}.json"
+
+
 def save(name: str, result: dict[str, Any], markdown: Callable[[dict[str, Any]], str]) -> None:
-    """Write results/<name>.json (whole, or not at all) and print the benchmark's Markdown table."""
-    RESULTS.mkdir(exist_ok=True)
-    tmp = RESULTS / f"{name}.json.tmp"
+    """Write this machine type's results/<name>/<type>.json (whole, or not at all) and print the Markdown table."""
+    path = result_path(name, result.get("machine_type"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(RESULTS / f"{name}.json")
+    tmp.replace(path)
     print(markdown(result))

@@ -11,7 +11,7 @@ recipe, so the table also gives the end-to-end time without them (wall − their
 summary records them).
 
 The curve is test accuracy (per-epoch, without TTA) against cumulative training seconds, plus the final point
-with TTA at training + final-test seconds. Results: benchmarks/results/cifar_speedrun.json and the figure
+with TTA at training + final-test seconds. Results: benchmarks/results/cifar_speedrun/<machine type>.json and the figure
 docs/figures/cifar_speedrun.png. Runs already finished in the runs folder (with their timing) are kept, so a
 killed benchmark continues where it stopped. Needs the full CIFAR-10 (`nnstudy data add cifar10 ...`).
 """

@@ -9,7 +9,7 @@ batch 128, SGD, fp32; once as one process with all the machine's threads (`train
 the epoch alone (rank 0's clock). Speed-up = one process's median ÷ two processes' median.
 
 On CPUs the point of `--nproc` is that the multi-process path is correct (tests/test_distributed.py); the speed
-comes with GPUs, one per process. Writes benchmarks/results/ddp_speedup.json and prints a Markdown table.
+comes with GPUs, one per process. Writes benchmarks/results/ddp_speedup/<machine type>.json and prints a Markdown table.
 """
 from __future__ import annotations
 

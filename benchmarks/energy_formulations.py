@@ -13,7 +13,8 @@ whole test split (109,029 faithful 90-hour windows) after every epoch, and repor
 the legacy sMAPE first reaches the blog's 0.2808 %. The window protocol is not trained to accuracy here: one
 epoch of it is about an hour on 2 CPU cores (part 1), the blog's 5 epochs several hours.
 
-Needs the energy data (`nnstudy data add energy ...`). Writes benchmarks/results/energy_formulations.json and
+Needs the energy data (`nnstudy data add energy ...`). Writes
+benchmarks/results/energy_formulations/<machine type>.json and
 prints a Markdown table.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from _common import RESULTS, environment, save
+from _common import environment, result_path, save
 
 HERE = Path(__file__).parent
 BLOG_LEGACY_SMAPE = 0.2808     # % (the blog's GRU, legacy formula)
@@ -135,7 +136,7 @@ def main() -> None:
     tta = None
     if args.time_to_accuracy:
         tta = time_to_accuracy(args.threads, args.epochs or recipe("chunks")["train"]["epochs"])
-    out = RESULTS / "energy_formulations.json"
+    out = result_path("energy_formulations")
     previous = json.loads(out.read_text()) if out.is_file() else {}
     result = {**environment(threads=args.threads, steps=args.steps), "rows": rows or previous.get("rows", []),
               "time_to_accuracy": tta or previous.get("time_to_accuracy")}

@@ -8,7 +8,7 @@ passes after one warm-up pass, each mode side by side in one process). Beside ea
 the answers from fp32: the fraction of images whose predicted class is unchanged and the largest logit change.
 With `--weights MODEL=FILE` (a trained checkpoint, e.g. the published resnet18.pt) it also reports each mode's
 test accuracy on those images; without, the weights are randomly initialised (seed 0) and only agreement is
-measured. Writes benchmarks/results/inference.json and prints a Markdown table.
+measured. Writes benchmarks/results/inference/<machine type>.json and prints a Markdown table.
 """
 from __future__ import annotations
 

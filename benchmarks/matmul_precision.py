@@ -4,7 +4,7 @@
 
 bf16 autocast only helps where the CPU has bf16 instructions (AVX-512 BF16 / AMX) and PyTorch's kernels use them;
 elsewhere it falls back to slow paths. The energy and CIFAR recipes pick fp32 or bf16 from measurements like these.
-Prints a Markdown table and writes benchmarks/results/matmul_precision.json.
+Prints a Markdown table and writes benchmarks/results/matmul_precision/<machine type>.json.
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ almost nothing but overhead) run `--runs` times with two runs at once: by the lo
 processes, and by the Ray backend on a local Ray instance of two CPUs (started inside the timing, as `nnstudy run
 --backend ray` starts it). Overhead per run = (wall time × 2 − the training and evaluation time the runs report) ÷
 runs: what a run costs beyond its own work (processes, Ray tasks, files sent to the driver, summaries). Ray Tune's
-own figure for comparison: ~0.2 s per trial. Writes benchmarks/results/ray_overhead.json (medians over repeats).
+own figure for comparison: ~0.2 s per trial. Writes benchmarks/results/ray_overhead/<machine type>.json
+(medians over repeats).
 """
 from __future__ import annotations
 

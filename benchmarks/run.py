@@ -93,16 +93,23 @@ def render() -> str:
     parts = ["# Benchmarks", "",
              "Measured by `python benchmarks/run.py` (see its `--help`); each section names the exact command, the "
              "machine and the torch version it ran with, and quotes medians of repeats. Performance goals and what "
-             "was tried are in the text under each table. Numbers from one machine compare only with numbers from "
+             "was tried are in the text under each table. Our machines are of two types, AMD EPYC with AVX2 only "
+             "and AMD EPYC (Zen 4) with AVX-512 BF16, where bf16 is 4-5× slower and 1.5-2.2× faster than fp32 "
+             "respectively: each result says which type it comes from (benchmarks/results/NAME/TYPE.json), and a "
+             "section shows one table per type measured. Numbers from one machine compare only with numbers from "
              "the same machine.", ""]
     for name, (title, what, _, _) in BENCHMARKS.items():
-        path = HERE / "results" / f"{name}.json"
+        results = sorted((HERE / "results" / name).glob("*.json"))
         parts += [f"## {title}", "", what, ""]
-        if not path.is_file():
+        if not results:
             parts += [f"Not measured yet: `python benchmarks/run.py --only {name}`.", ""]
             continue
         module = importlib.import_module(name)
-        parts += [module.markdown(json.loads(path.read_text())), ""]
+        for path in results:   # a table per machine type: numbers compare within one machine only
+            result = json.loads(path.read_text())
+            kind = result.get("machine_type", result.get("machine", "?"))
+            features = ", ".join(result.get("cpu_features") or []) or "none recorded"
+            parts += [f"### On {kind}", "", f"*CPU features: {features}.*", "", module.markdown(result), ""]
         notes = HERE / "notes" / f"{name}.md"
         if notes.is_file():
             parts += [notes.read_text().strip(), ""]

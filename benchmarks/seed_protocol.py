@@ -17,7 +17,8 @@ CIFAR-10 normalised with mean = std = 0.5. Four loops train the same model for t
 - ``compute, torch.compile``: ``compute`` with the model compiled by inductor (compilation not timed).
 
 Steps per second are medians over `--repeats` rounds; each round runs the four loops one after another, so drift of
-a noisy machine hits them alike. Writes benchmarks/results/seed_protocol.json and prints a Markdown table.
+a noisy machine hits them alike. Writes benchmarks/results/seed_protocol/<machine type>.json and prints a Markdown
+table.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ Part 2, parallel speed-up: `--parallel-runs` runs of the seed protocol's model (
 threads and once with two workers of one thread each; speed-up = wall time with one worker ÷ wall time with two.
 The two workers' start-up (a process each, importing torch) is paid once per study and included.
 
-Writes benchmarks/results/study_overhead.json and prints a Markdown table (medians over repeats).
+Writes benchmarks/results/study_overhead/<machine type>.json and prints a Markdown table (medians over repeats).
 """
 from __future__ import annotations
 

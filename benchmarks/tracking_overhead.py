@@ -12,7 +12,7 @@ machine does not fall on one of them. Reported, medians over epochs 2.. and repe
 - in loop ms: the time the training thread itself spends in tracker calls per epoch (queueing a row);
 - run s: the whole run's wall time (start, the final artifacts and the wait for the trackers included).
 
-Goal (issue #17): less than 1 % of an epoch. Writes benchmarks/results/tracking_overhead.json.
+Goal (issue #17): less than 1 % of an epoch. Writes benchmarks/results/tracking_overhead/<machine type>.json.
 """
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ For each model at its study's batch size (tutorial_cnn at 4, d2l_resnet and resn
 weights and batches trained `--steps` SGD steps in each memory format, timed after 5 warm-up steps; medians of
 `--repeats` rounds, the two formats alternating within a round. Also the largest difference between the two
 formats' losses over the steps, to show that channels_last changes the arithmetic only at rounding level. This
-is the measurement behind `train.channels_last: auto`. Writes benchmarks/results/training_formats.json and prints
+is the measurement behind `train.channels_last: auto`. Writes
+benchmarks/results/training_formats/<machine type>.json and prints
 a Markdown table.
 """
 from __future__ import annotations

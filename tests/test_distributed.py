@@ -28,7 +28,8 @@ from nnstudy.runs import RunDir
 # an odd batch, so the two shares (13 and 12) differ at every step, and a last batch of 4 (2 + 2).
 EQUAL = ["data.name=cifar10-sample", "data.subset=279", "data.augment=flip", "train.epochs=2",
          "train.batch_size=25", "train.threads=1", "optim.lr=0.05", "train.eval_every_steps=7",
-         "train.test_every_epoch=true", "train.checkpoint_every=null"]
+         "train.test_every_epoch=true", "train.checkpoint_every=null",
+         "train.precision=fp32"]   # equal up to float32 rounding: bf16 (auto on some machines) rounds far more
 
 
 def _strip_seconds(text: str) -> list[str]:

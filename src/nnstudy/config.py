@@ -95,7 +95,9 @@ class TrainConfig(_Part):
     threads: PositiveInt | None = None                  # torch intra-op threads; None keeps torch's default
     # processes on this machine that train the run together (DDP, docs/cluster.md); batch_size stays the global batch
     nproc: PositiveInt = 1
-    precision: Literal["fp32", "bf16"] = "fp32"          # bf16 = autocast on CPU and CUDA
+    # auto: decided from the hardware (bf16 where the CPU or GPU has it natively, else fp32; engine/runtime.py);
+    # bf16 / fp16 = autocast on CPU and CUDA (fp16 with a gradient scaler)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # NHWC tensors for conv nets; auto = on when the model has 2-D convolutions (benchmarks/training_formats.py)
     channels_last: Bool | Literal["auto"] = "auto"
     # seconds of training between mid-epoch checkpoints: 0 = after every step, null = only at epoch ends

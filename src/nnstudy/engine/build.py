@@ -18,7 +18,7 @@ from ..errors import ConfigError, NnstudyError, clip
 from ..models import MODELS
 from ..resolution import resolve
 from ..tasks import TASKS, Task
-from .device import to_memory_format
+from .runtime import Runtime
 
 __all__ = ["Parts", "build_parts", "build_data", "build_model", "check_fit"]
 
@@ -76,18 +76,17 @@ def build_parts(cfg: RunConfig, data: Dataset | None = None) -> Parts:
 
 
 @torch.no_grad()
-def check_fit(model: nn.Module, task: Task, data: Dataset, device: torch.device, channels_last: bool,
-               cfg: RunConfig) -> None:
+def check_fit(model: nn.Module, task: Task, data: Dataset, runtime: Runtime, cfg: RunConfig) -> None:
     """Two training samples through the model and the task's loss before anything is written: a model whose
     input or output does not fit the data (another image size, too few classes) is one line, not a traceback an
     epoch in. In eval mode: no dropout, no batch statistics, no random numbers drawn."""
     split = data.train
-    x, y = split.inputs[:2].to(device), split.targets[:2].to(device)
-    g = split.groups[:2].to(device) if split.groups is not None else None
+    x, y = split.inputs[:2].to(runtime.device), split.targets[:2].to(runtime.device)
+    g = split.groups[:2].to(runtime.device) if split.groups is not None else None
     was_training = model.training
     model.eval()
     try:
-        task.compute(model, to_memory_format(data.transform(x, False, None), channels_last), y, g)
+        task.compute(model, runtime.inputs(data.transform(x, False, None)), y, g)
     except (RuntimeError, IndexError, ValueError) as e:
         raise ConfigError(f"model {clip(cfg.model.name, quote=True)} does not fit dataset {cfg.data.name!r} "
                           f"(inputs {tuple(x.shape[1:])}, {data.info.num_classes or 'no'} classes) for task "

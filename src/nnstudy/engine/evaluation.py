@@ -18,17 +18,17 @@ from ..data.base import Dataset, Split
 from ..data.transforms import tta_views
 from ..errors import ConfigError, NnstudyError, RunDirError
 from ..io import write_bytes
-from ..measure import environment, peak_memory_mb, summarize
-from ..models import count_params
-from ..resolution import load_config, resolve, sources
+from ..resolution import load_config, resolve
 from ..runs import RunDir, named, prepare_run_dir
 from ..tasks import Task
 from .build import build_parts
 from .checkpoint import load_weights, save_weights
-from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format, use_channels_last
+from .device import pick_device, seed_everything, set_threads, to_memory_format
 from .distributed import SINGLE, Group
+from .runtime import Runtime
+from .summary import RunSummary, Timing
 
-__all__ = ["evaluate", "WithTTA", "RunResult", "finished_summary", "save_predictions", "batches", "plain",
+__all__ = ["evaluate", "WithTTA", "RunResult", "save_predictions", "batches", "plain",
            "evaluate_run", "evaluate_weights", "weights_run"]
 
 
@@ -76,8 +76,7 @@ class WithTTA(nn.Module):
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch_size: int = 1000,
-             device: torch.device | None = None, precision: str = "fp32", channels_last: bool = False,
-             keep_predictions: bool = False, tta: str = "none", group: Group = SINGLE
+             runtime: Runtime | None = None, keep_predictions: bool = False, tta: str = "none", group: Group = SINGLE
              ) -> tuple[dict[str, float], dict[str, torch.Tensor] | None]:
     """Metrics of `model` on `split` (eval mode, no augmentation; `tta` averages over test-time views of
     images); optionally the per-sample predictions (the task's named tensors, e.g. {'pred', 'score'}).
@@ -85,25 +84,28 @@ def evaluate(model: nn.Module, split: Split, task: Task, data: Dataset, *, batch
     With a `group` of several processes (one run on several processes), rank r scores batches r, r + world, ...
     of the same batches, the Task's sums are added over the ranks and the predictions gathered in sample order:
     every rank returns the same metrics (and predictions)."""
-    device = device or next(model.parameters()).device
+    # default: fp32 on the model's device, as stored
+    rt = runtime or Runtime(next(model.parameters()).device, "fp32", "default", False, torch.get_num_threads())
     was_training = model.training
     model.eval()
     if tta != "none":
         if len(data.info.input_shape) != 3:
             raise NnstudyError(f"train.tta={tta}: test-time flips need images, {data.name} has inputs of shape "
                                f"{tuple(data.info.input_shape)}")
-        model = WithTTA(model, tta, channels_last)
+        model = WithTTA(model, tta, rt.channels_last)
     sums: dict[str, torch.Tensor] = {}
     preds: list[dict[str, torch.Tensor]] = []
     try:
-        for x, y, g in batches(split, batch_size, None, device, group.rank, step=group.world):
-            x = to_memory_format(data.transform(x, False, None), channels_last)
-            with autocast(device, precision):
+        for x, y, g in batches(split, batch_size, None, rt.device, group.rank, step=group.world):
+            x = rt.inputs(data.transform(x, False, None))
+            with rt.autocast():
                 _, batch_sums, outputs = task.compute(model, x, y, g)
             if keep_predictions:
-                preds.append({k: v.detach().cpu() for k, v in task.predictions(outputs).items()})
+                # in fp32 whatever autocast computed in: predictions.safetensors is read by NumPy (no bf16 there)
+                preds.append({k: (v.float() if v.is_floating_point() else v).detach().cpu()
+                              for k, v in task.predictions(outputs).items()})
             for k, v in batch_sums.items():
-                sums[k] = sums[k] + v.to(device) if k in sums else v.to(device)
+                sums[k] = sums[k] + v.to(rt.device) if k in sums else v.to(rt.device)
     finally:
         model.train(was_training)   # (a WithTTA wrapper passes this on to the model)
     metrics = task.finalize(group.add(plain(sums)))
@@ -137,54 +139,23 @@ def save_predictions(run_dir: RunDir, preds: dict[str, torch.Tensor], split: Spl
     write_bytes(run_dir.predictions_path, safetensors_bytes(saved))
 
 
-def _compute(model: nn.Module, data: Dataset) -> dict[str, Any]:
-    """Params, MACs, FLOPs (2×MACs) and detailed FLOPs per sample, forward pass (docs/measurement.md)."""
-    try:
-        totals = summarize(model, tuple(data.info.input_shape)).to_dict()["totals"]
-    except RuntimeError as e:   # recorded, not hidden: the run itself is fine
-        return {"error": f"could not count MACs: {str(e).splitlines()[0]}"}
-    return {**totals, "per": "sample, forward pass"}
-
-
-def finished_summary(cfg: RunConfig, model: nn.Module, data: Dataset, device: torch.device, *,
-                     metrics: dict[str, float], selected_epoch: int | None, selected_by: str, attempts: int,
-                     timing: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """summary.json of a finished run (trained, or published weights evaluated): what studies and reports read."""
-    return {
-        "status": "finished",
-        "name": cfg.name, "model": cfg.model.name, "dataset": cfg.data.name, "task": cfg.task.name,
-        "seed": cfg.train.seed, "selected_epoch": selected_epoch, "selected_by": selected_by, **extra,
-        "metrics": metrics, "params": count_params(model), "compute": _compute(model, data), "time": timing,
-        "memory": peak_memory_mb(device),
-        "data": {"train": len(data.train), "val": len(data.val) if data.val else 0, "test": len(data.test),
-                 "source": data.source, "info": data.info.extra,   # e.g. normalisation, scalers, cleaning
-                 # what the report needs to know of the data without rebuilding it
-                 "input_shape": list(data.info.input_shape), "num_classes": data.info.num_classes,
-                 "class_names": list(data.info.class_names) if data.info.class_names else None},
-        "attempts": attempts, "environment": environment(device), "sources": sources(cfg),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
 def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False):
     """(test metrics, predictions or None, parts, device, seconds) of `weights` loaded into cfg's model."""
     cfg = resolve(cfg)
     set_threads(cfg.train.threads)
-    device = pick_device(cfg.train.device)
+    device = pick_device(cfg.train.device)   # a device not here: one line, before the data is read
     seed_everything(cfg.train.seed)
     parts = build_parts(cfg)
     load_weights(parts.model, weights)
-    parts.model.to(device)
-    channels_last = use_channels_last(cfg.train.channels_last, parts.model)
-    if channels_last:
-        parts.model.to(memory_format=torch.channels_last)
+    rt = Runtime.setup(device=device, precision=cfg.train.precision, threads=cfg.train.threads,
+                       channels_last=cfg.train.channels_last, model=parts.model, task=parts.task)
+    model = rt.prepare(parts.model)
     t0 = time.perf_counter()
     # predictions kept always: the final test's exact metrics (ROC AUC) come from them, as in training
-    metrics, preds = evaluate(parts.model, parts.data.test, parts.task, parts.data,
-                              batch_size=cfg.train.eval_batch_size, device=device, precision=cfg.train.precision,
-                              channels_last=channels_last, keep_predictions=True, tta=cfg.train.tta)
+    metrics, preds = evaluate(model, parts.data.test, parts.task, parts.data, batch_size=cfg.train.eval_batch_size,
+                              runtime=rt, keep_predictions=True, tta=cfg.train.tta)
     metrics.update(parts.task.exact_metrics(preds, parts.data.test.targets))
-    return ({f"test_{k}": v for k, v in metrics.items()}, preds if keep_predictions else None, parts, device,
+    return ({f"test_{k}": v for k, v in metrics.items()}, preds if keep_predictions else None, parts, rt,
             time.perf_counter() - t0)
 
 
@@ -192,19 +163,17 @@ def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
     """A run directory for published weights evaluated instead of trained (a study's `weights:` variants):
     config.yaml, model.safetensors, predictions and a summary with test metrics only (no epochs)."""
     weights = Path(weights)
-    metrics, preds, parts, device, seconds = _evaluate_with(cfg, weights, keep_predictions=True)
+    metrics, preds, parts, rt, seconds = _evaluate_with(cfg, weights, keep_predictions=True)
     cfg = named(parts.config)
     run, _ = prepare_run_dir(cfg, resume=True)
     try:
         run.write_config(cfg)
         save_weights(parts.model, run.weights_path)
         save_predictions(run, preds, parts.data.test)
-        summary = finished_summary(
-            cfg, parts.model, parts.data, device, metrics=metrics, selected_epoch=None,
+        summary = RunSummary.of(
+            cfg, parts.model, parts.data, rt, metrics=metrics, selected_epoch=None,
             selected_by=f"published weights {weights.name} (evaluated, not trained)", attempts=1,
-            timing={"train_seconds": 0.0, "eval_seconds": round(seconds, 3), "test_seconds": round(seconds, 3),
-                    "train_samples_per_second": None}, weights=str(weights),
-            task_fitted=parts.task.fitted())
+            time=Timing(0.0, seconds, seconds, None), weights=str(weights), task_fitted=parts.task.fitted()).to_dict()
         run.write_summary(summary)
     finally:
         run.unlock()

@@ -9,6 +9,7 @@ numbers as an uninterrupted one (same machine, same threads, same number of proc
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -35,14 +36,16 @@ from .checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from .device import autocast, pick_device, seed_everything, set_threads, to_memory_format, use_channels_last
+from .device import pick_device, seed_everything, set_threads
 from .distributed import SINGLE, Group
-from .evaluation import RunResult, WithTTA, batches, evaluate, finished_summary, plain, save_predictions
+from .evaluation import RunResult, WithTTA, batches, evaluate, plain, save_predictions
 from .lookahead import Lookahead
 from .optim import build_optimizer, build_scheduler
 from .progress import TrainProgress, epoch_line
+from .runtime import Runtime
+from .summary import RunSummary, Timing
 
-__all__ = ["train", "evaluate", "WithTTA", "RunResult", "TrainingDiverged", "finished_summary", "save_predictions"]
+__all__ = ["train", "evaluate", "WithTTA", "RunResult", "TrainingDiverged", "save_predictions"]
 
 CHECKPOINT_FORMAT = 1
 # What a checkpoint must hold to be resumed ("config" is checked when present; older checkpoints lack it). A run on
@@ -62,11 +65,6 @@ def _epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 7 + stream)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 # ------------------------------------------------------------------------------------------------- training
 
 class _Trainer:
@@ -77,9 +75,9 @@ class _Trainer:
         check_installed(cfg.train.log)   # a tracker asked for and not installed: one line, before anything is written
         if group.world > 1:   # a generated name holds the time: rank 0's is the run's
             cfg = cfg.model_copy(update={"name": group.broadcast(cfg.name)})
-        set_threads(cfg.train.threads)
+        set_threads(cfg.train.threads)   # before anything is built (Runtime.setup below keeps it)
         self.group = group
-        self.device = group.device or pick_device(cfg.train.device)
+        device = group.device or pick_device(cfg.train.device)   # a device not here: one line, before the data
         seed_everything(cfg.train.seed)
         parts = build_parts(cfg)
         self.cfg = cfg = parts.config   # complete: what config.yaml records
@@ -90,11 +88,13 @@ class _Trainer:
         every = cfg.train.eval_samples
         self.val_split = self.data.val.sample(every) if self.data.val is not None else None
         self.test_curve_split = self.data.test.sample(every) if cfg.train.test_every_epoch else None
-        self.model = parts.model.to(self.device)
-        self.channels_last = use_channels_last(cfg.train.channels_last, self.model)
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        check_fit(self.model, self.task, self.data, self.device, self.channels_last, cfg)
+        self.rt = Runtime.setup(device=device, precision=cfg.train.precision,
+                                threads=cfg.train.threads, channels_last=cfg.train.channels_last, model=parts.model,
+                                task=self.task)
+        self.device = self.rt.device
+        self.model = self.rt.prepare(parts.model)
+        self.scaler = self.rt.grad_scaler()   # fp16 only
+        check_fit(self.model, self.task, self.data, self.rt, cfg)
         self.steps_per_epoch = distributed.train_steps(len(self.data.train), cfg.train.batch_size, group.world)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, cfg.train.epochs, self.steps_per_epoch)
@@ -143,6 +143,8 @@ class _Trainer:
                  "epoch": self.epoch, "step": self.step, "sums": dict(self.sums), "history": self.history,
                  "step_history": self.step_history, "best": dict(self.best), "timing": dict(self.timing),
                  "attempts": self.attempts, "world_sizes": self.world_sizes,
+                 "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+                 "precision": [self.rt.precision, self.rt.precision_reason],
                  "rng_torch": torch.get_rng_state(), "rng_aug": self.aug_gen.get_state(),
                  "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}
         if ranks is not None:   # "sums": the whole epoch's so far, as one process would have them
@@ -174,6 +176,12 @@ class _Trainer:
         fit_state_dict(self.model, state["model"], path)
         fit_optimizer_state(self.optimizer, state["optimizer"], path)
         self.scheduler.load_state_dict(state["scheduler"])
+        first = state.get("precision")   # precision auto: a run resumed on another machine keeps its first choice
+        if self.cfg.train.precision == "auto" and first and first[0] != self.rt.precision:
+            self.rt = dataclasses.replace(self.rt, precision=first[0], precision_reason=f"{first[1]} (kept on resume)")
+            self.scaler = self.rt.grad_scaler()
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.lookahead = self._new_lookahead()
         if self.lookahead:
             self.lookahead.load_state_dict(state["lookahead"])
@@ -270,7 +278,7 @@ class _Trainer:
             return
         sample = self.data.train.sample(getattr(self.model, "init_samples", 5000))
         x = self.data.transform(sample.inputs.to(self.device), False, None)
-        init(to_memory_format(x, self.channels_last))
+        init(self.rt.inputs(x))
 
     def _train_epoch(self) -> None:
         cfg, device, model, group = self.cfg, self.device, self.replica, self.group
@@ -285,21 +293,24 @@ class _Trainer:
         n_seen, paused = 0, 0.0   # paused: seconds of step-level validation inside this epoch (not training)
         for x, y, g in batches(self.data.train, cfg.train.batch_size, order, device, self.step,
                                self.steps_per_epoch):
-            x = to_memory_format(self.data.transform(x, True, self.aug_gen), self.channels_last)
+            x = self.rt.inputs(self.data.transform(x, True, self.aug_gen))
             size = len(y)   # the global batch, augmented whole: the same draws whatever the number of ranks
             if group.world > 1:
                 part = group.share(size)
                 x, y, g = x[part], y[part], (g[part] if g is not None else None)
-            with autocast(device, cfg.train.precision):
+            with self.rt.autocast():
                 loss, batch_sums, _ = self.task.compute(model, x, y, g)
             self.optimizer.zero_grad(set_to_none=True)
-            if group.world > 1:
-                # DDP averages the ranks' gradients; weighted by share × world / batch, that average is the gradient
-                # of the whole batch's mean loss, also when the shares differ by one
-                (loss * (len(y) * group.world / size)).backward()
+            # DDP averages the ranks' gradients; weighted by share × world / batch, that average is the gradient of
+            # the whole batch's mean loss, also when the shares differ by one
+            scaled = loss * (len(y) * group.world / size) if group.world > 1 else loss
+            if self.scaler is not None:   # fp16: the loss scaled up so small gradients survive, steps skipped on inf
+                self.scaler.scale(scaled).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
             else:
-                loss.backward()
-            self.optimizer.step()
+                scaled.backward()
+                self.optimizer.step()
             self.scheduler.step()
             if self.lookahead:
                 self.lookahead.after_step(self.epoch * self.steps_per_epoch + self.step + 1)
@@ -327,7 +338,7 @@ class _Trainer:
                 self.timing["train_seconds"] = seconds_before + (now - t0 - paused)
                 self._save()
                 last_save = time.perf_counter()
-        _sync(device)
+        self.rt.synchronize()
         self.timing["train_seconds"] = seconds_before + (time.perf_counter() - t0 - paused)
         self.sums = group.add(plain(sums))   # the epoch's sums over all ranks
 
@@ -384,8 +395,7 @@ class _Trainer:
     def _evaluate(self, split: Split, keep_predictions: bool = False, tta: str = "none"):
         self.group.copy_buffers(self.model)   # (several ranks score shares of the split with rank 0's model)
         return evaluate(self.model, split, self.task, self.data, batch_size=self.cfg.train.eval_batch_size,
-                        device=self.device, precision=self.cfg.train.precision, channels_last=self.channels_last,
-                        keep_predictions=keep_predictions, tta=tta, group=self.group)
+                        runtime=self.rt, keep_predictions=keep_predictions, tta=tta, group=self.group)
 
     def _finish(self) -> RunResult:
         cfg, group = self.cfg, self.group
@@ -394,7 +404,7 @@ class _Trainer:
         group.load_main_state(self.model)
         t0 = time.perf_counter()
         test, preds = self._evaluate(self.data.test, keep_predictions=True, tta=cfg.train.tta)
-        _sync(self.device)
+        self.rt.synchronize()
         test_seconds = time.perf_counter() - t0
         self.timing["eval_seconds"] += test_seconds
         if not group.main:
@@ -405,16 +415,14 @@ class _Trainer:
         selected = self.history[self.best["epoch"] - 1]
         metrics = {k: v for k, v in selected.items() if k.startswith(("train_", "val_")) and k != "train_seconds"}
         metrics.update({f"test_{k}": v for k, v in test.items()})
-        train_samples = len(self.data.train) * cfg.train.epochs
-        summary = finished_summary(
-            cfg, self.model, self.data, self.device, metrics=metrics, selected_epoch=self.best["epoch"],
+        train_seconds = self.timing["train_seconds"]
+        summary = RunSummary.of(
+            cfg, self.model, self.data, self.rt, metrics=metrics, selected_epoch=self.best["epoch"],
             selected_by=f"val_{self.task.monitor}" if self.data.val is not None else "last epoch",
             attempts=self.attempts, in_training_eval=self._in_training_eval(), task_fitted=self.task.fitted(),
-            memory_format="channels_last" if self.channels_last else "contiguous",
             distributed={"world_size": group.world, "backend": group.backend, "world_sizes": self.world_sizes},
-            timing={"train_seconds": round(self.timing["train_seconds"], 3),
-                  "eval_seconds": round(self.timing["eval_seconds"], 3), "test_seconds": round(test_seconds, 3),
-                  "train_samples_per_second": round(train_samples / max(self.timing["train_seconds"], 1e-9), 1)})
+            time=Timing(train_seconds, self.timing["eval_seconds"], test_seconds,
+                        len(self.data.train) * cfg.train.epochs / max(train_seconds, 1e-9))).to_dict()
         self.run_dir.write_summary(summary)
         if self.trackers:
             self.trackers.finish(summary)

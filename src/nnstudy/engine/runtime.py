@@ -1,0 +1,143 @@
+"""Where and how a model computes: device, precision, memory format and threads, set up once per run and shared by
+the training loop, evaluation and the benchmarks.
+
+``train.precision: auto`` (the default) is decided from the hardware by :func:`decide_precision`, a pure function
+of what the machine reports, so the same machine always makes the same choice (and a seed gives the same numbers
+there):
+
+- CUDA with bf16 (compute capability ≥ 8.0) → bf16 autocast, and TF32 for the fp32 matmuls left;
+  CUDA 7.x → fp16 autocast with a gradient scaler; older → fp32;
+- a CPU that reports native bf16 instructions (``amx_bf16`` or ``avx512_bf16``) → bf16 autocast: 1.5-2.2× faster
+  training there, while on AVX2-only CPUs bf16 is emulated and 4-5× slower (docs/benchmarks.md);
+- anything else (MPS, other CPUs) → fp32;
+- except a model or task that declares it loses accuracy in bf16 (``fp32_reason``; measured, see
+  docs/benchmarks.md): auto keeps fp32 for it.
+
+``fp32`` / ``bf16`` / ``fp16`` force one. The summary records the choice and why.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from .device import pick_device, set_threads, to_memory_format, use_channels_last
+
+__all__ = ["Runtime", "decide_precision", "cpu_flags", "cuda_capability", "BF16_CPU_FLAGS"]
+
+# CPU flags (Linux /proc/cpuinfo names) of native bf16 arithmetic: AMX tiles, AVX-512 BF16 dot products
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux names them (empty where they cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    if platform.system() == "Darwin" and platform.machine() == "arm64":   # Apple silicon: bf16 since M2
+        return frozenset()
+    return frozenset()
+
+
+def cuda_capability(device: torch.device) -> tuple[int, int] | None:
+    if device.type != "cuda":
+        return None
+    return torch.cuda.get_device_capability(device)
+
+
+def decide_precision(setting: str, device_type: str, *, flags: Iterable[str] = (),
+                     capability: tuple[int, int] | None = None, fp32_reason: str | None = None) -> tuple[str, str]:
+    """(precision, why) for `setting` (auto / fp32 / bf16 / fp16) on a device of `device_type` whose CPU reports
+    `flags` or whose CUDA compute capability is `capability`. `fp32_reason`: the model or task keeps fp32 under
+    auto, and why. Pure: tested on tables of flags and capabilities."""
+    if setting != "auto":
+        return setting, f"train.precision={setting}"
+    if fp32_reason:
+        return "fp32", fp32_reason
+    if device_type == "cuda":
+        if capability is None:
+            return "fp32", "CUDA device of unknown compute capability"
+        sm = f"sm_{capability[0]}{capability[1]}"
+        if capability >= (8, 0):
+            return "bf16", f"CUDA {sm}: native bf16 (TF32 for fp32 matmuls)"
+        if capability >= (7, 0):
+            return "fp16", f"CUDA {sm}: fp16 tensor cores, no bf16 (loss scaling)"
+        return "fp32", f"CUDA {sm}: no fast half precision"
+    if device_type == "cpu":
+        native = [f for f in BF16_CPU_FLAGS if f in set(flags)]
+        if native:
+            return "bf16", f"cpu flags: {native[0]}"
+        return "fp32", "cpu flags: no avx512_bf16 or amx_bf16 (bf16 would be emulated, slower)"
+    return "fp32", f"{device_type}: fp32"
+
+
+def fp32_reason(*parts: Any) -> str | None:
+    """Why a model or task keeps fp32 under auto: the first ``fp32_reason`` attribute among `parts`."""
+    for part in parts:
+        reason = getattr(part, "fp32_reason", None)
+        if reason:
+            return str(reason)
+    return None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Device, precision, memory format and threads of one run (or one evaluation, or one benchmark)."""
+
+    device: torch.device
+    precision: str                 # fp32, bf16 or fp16: what autocast computes in
+    precision_reason: str          # why: "cpu flags: avx512_bf16", "train.precision=fp32", ...
+    channels_last: bool            # NHWC activations (conv nets)
+    threads: int                   # torch intra-op threads
+
+    @classmethod
+    def setup(cls, *, device: str | torch.device = "auto", precision: str = "auto", threads: int | None = None,
+              channels_last: bool | str = "auto", model: nn.Module | None = None, task: Any = None) -> "Runtime":
+        """Set the threads, pick the device and decide precision and memory format for `model` (and `task`)."""
+        set_threads(threads)
+        dev = device if isinstance(device, torch.device) else pick_device(device)
+        chosen, why = decide_precision(precision, dev.type, flags=cpu_flags() if dev.type == "cpu" else (),
+                                       capability=cuda_capability(dev), fp32_reason=fp32_reason(model, task))
+        if dev.type == "cuda" and precision == "auto" and (cuda_capability(dev) or (0, 0)) >= (8, 0):
+            torch.backends.cuda.matmul.allow_tf32 = True   # the fp32 matmuls autocast leaves (e.g. the loss)
+            torch.backends.cudnn.allow_tf32 = True
+        fmt = use_channels_last(channels_last, model) if model is not None else bool(channels_last is True)
+        return cls(dev, chosen, why, fmt, torch.get_num_threads())
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        """`model` on this device, in this memory format."""
+        model = model.to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch of inputs in this memory format."""
+        return to_memory_format(x, self.channels_last)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler | None:
+        """fp16 needs its loss scaled (its range ends at 65,504); bf16 and fp32 do not."""
+        return torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def describe(self) -> dict[str, Any]:
+        """What the run summary records."""
+        return {"device": str(self.device), "precision": self.precision, "precision_reason": self.precision_reason,
+                "memory_format": "channels_last" if self.channels_last else "contiguous", "threads": self.threads}

@@ -1,0 +1,123 @@
+"""The runtime: precision decided from the hardware (a pure function, on tables of CPU flags and CUDA capabilities),
+and the engine's numbers equal to a bare hand-written loop of the same recipe."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nnstudy.engine import train
+from nnstudy.engine.build import build_parts
+from nnstudy.engine.runtime import Runtime, decide_precision
+from nnstudy.resolution import load_config
+
+# (setting, device, CPU flags, CUDA capability, model/task fp32 reason) -> (precision, reason contains)
+CASES = [
+    ("auto", "cpu", {"avx2", "fma"}, None, None, "fp32", "no avx512_bf16"),                 # AMD EPYC AVX2 only
+    ("auto", "cpu", {"avx2", "avx512f", "avx512_bf16"}, None, None, "bf16", "avx512_bf16"),  # Zen 4 / Zen 5
+    ("auto", "cpu", {"avx512f", "amx_bf16", "amx_tile", "avx512_bf16"}, None, None, "bf16", "amx_bf16"),  # Xeon SPR
+    ("auto", "cpu", {"avx512f", "avx512_vnni"}, None, None, "fp32", "no avx512_bf16"),      # Cascade Lake
+    ("auto", "cpu", set(), None, None, "fp32", "no avx512_bf16"),                           # flags unreadable
+    ("auto", "cuda", set(), (9, 0), None, "bf16", "sm_90"),                                 # H100 / H200
+    ("auto", "cuda", set(), (8, 0), None, "bf16", "sm_80"),                                 # A100
+    ("auto", "cuda", set(), (7, 5), None, "fp16", "sm_75"),                                 # T4
+    ("auto", "cuda", set(), (6, 1), None, "fp32", "sm_61"),                                 # GTX 10xx
+    ("auto", "mps", set(), None, None, "fp32", "mps"),
+    ("auto", "cpu", {"avx512_bf16"}, None, "GRU loses accuracy", "fp32", "GRU loses accuracy"),
+    ("fp32", "cpu", {"avx512_bf16"}, None, None, "fp32", "train.precision=fp32"),
+    ("bf16", "cpu", {"avx2"}, None, None, "bf16", "train.precision=bf16"),                  # forced: the user's call
+    ("fp16", "cuda", set(), (9, 0), "GRU", "fp16", "train.precision=fp16"),
+]
+
+
+@pytest.mark.parametrize("setting, device, flags, capability, keep, precision, why", CASES)
+def test_auto_precision_follows_the_hardware(setting, device, flags, capability, keep, precision, why):
+    chosen, reason = decide_precision(setting, device, flags=flags, capability=capability, fp32_reason=keep)
+    assert chosen == precision and why in reason
+
+
+def test_the_summary_records_the_choice_and_why(tmp_path, toy_overrides):
+    result = train(load_config("tutorial_cnn", toy_overrides + ["train.epochs=1", "name=a"]), progress=False)
+    runtime = result.summary["runtime"]
+    expected = decide_precision("auto", "cpu", flags=_flags())
+    assert (runtime["precision"], runtime["precision_reason"]) == expected
+    assert runtime["memory_format"] == "channels_last" and runtime["device"] == "cpu"
+
+
+def _flags():
+    from nnstudy.engine.runtime import cpu_flags
+    return cpu_flags()
+
+
+def test_the_engine_equals_a_bare_loop_of_the_same_recipe(tmp_path, toy_overrides):
+    """fp32: the engine's per-epoch training loss and final weights are those of the plain loop people write (same
+    data order, same model, SGD with momentum), to 1e-6."""
+    overrides = toy_overrides + ["train.epochs=3", "train.precision=fp32", "optim.momentum=0.9", "name=engine"]
+    cfg = load_config("tutorial_cnn", overrides)
+    result = train(cfg, progress=False)
+    with open(result.run_dir / "metrics.csv") as f:
+        engine_losses = [float(r["train_loss"]) for r in csv.DictReader(f)]
+
+    torch.manual_seed(cfg.train.seed)   # the same initial weights (nnstudy seeds before building)
+    parts = build_parts(cfg)
+    rt = Runtime.setup(device="cpu", precision="fp32", threads=1, model=parts.model)
+    model, data = rt.prepare(parts.model), parts.data
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.optim.lr, momentum=0.9)
+    losses = []
+    n, batch = len(data.train), cfg.train.batch_size
+    for epoch in range(cfg.train.epochs):
+        order = torch.randperm(n, generator=torch.Generator().manual_seed((cfg.train.seed * 1_000_003 + epoch) * 7))
+        total = 0.0
+        for k in range(0, n, batch):
+            idx = order[k:k + batch]
+            x = rt.inputs(data.transform(data.train.inputs[idx], True, None))
+            loss = F.cross_entropy(model(x), data.train.targets[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / n)
+    assert engine_losses == pytest.approx(losses, abs=1e-6)
+    from nnstudy.engine.checkpoint import read_state_dict
+    final = read_state_dict(result.run_dir / "model.safetensors")   # the epoch selected on validation
+    if result.summary["selected_epoch"] == cfg.train.epochs:
+        for key, value in model.state_dict().items():
+            torch.testing.assert_close(final[key], value, atol=1e-6, rtol=0)
+
+
+@pytest.mark.slow
+def test_bf16_accuracy_on_the_cifar_sample_is_within_noise_of_fp32(tmp_path):
+    """The tutorial CNN on the bundled sample, 3 seeds each: bf16 autocast's test accuracy is fp32's within noise
+    (the 500 test images alone give a standard error of ~0.02)."""
+    accuracy = {}
+    for precision in ("fp32", "bf16"):
+        accuracy[precision] = [train(load_config("tutorial_cnn", [
+            "data.name=cifar10-sample", "train.epochs=8", "train.batch_size=32", "optim.lr=0.01",
+            "optim.momentum=0.9", f"train.precision={precision}", f"train.seed={seed}",
+            f"out_dir={tmp_path}", f"name={precision}-{seed}"]), progress=False).summary["metrics"]["test_acc"]
+            for seed in range(3)]
+    mean = {k: sum(v) / len(v) for k, v in accuracy.items()}
+    assert mean["fp32"] > 0.3, accuracy   # learned something: the comparison means something
+    assert abs(mean["bf16"] - mean["fp32"]) < 0.04, accuracy
+
+
+def test_a_run_resumed_on_another_machine_type_keeps_its_first_precision(tmp_path, toy_overrides, monkeypatch):
+    from nnstudy.engine import loop, runtime
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    ends = loop._Trainer._end_epoch
+
+    def stop_after_first_epoch(self):
+        ends(self)
+        raise KeyboardInterrupt   # killed after epoch 1's checkpoint
+    monkeypatch.setattr(loop._Trainer, "_end_epoch", stop_after_first_epoch)
+    cfg = load_config("tutorial_cnn", toy_overrides + ["name=moved"])
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, progress=False)
+    monkeypatch.setattr(loop._Trainer, "_end_epoch", ends)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2"}))   # an AVX2-only machine now
+    summary = train(cfg, resume=True, progress=False).summary
+    assert summary["attempts"] == 2
+    assert summary["runtime"]["precision"] == "bf16"
+    assert summary["runtime"]["precision_reason"] == "cpu flags: avx512_bf16 (kept on resume)"
