@@ -22,20 +22,19 @@ import torch
 from _common import environment, save
 from nnstudy.data import build_dataset
 from nnstudy.engine.checkpoint import load_weights
+from nnstudy.engine.runtime import Runtime
 from nnstudy.models import build_model
 
-MODES = {"fp32": (torch.float32, False), "fp32 + channels_last": (torch.float32, True),
-         "bf16 + channels_last": (torch.bfloat16, True)}
+# mode -> (train.precision, train.channels_last), set up by the engine's own Runtime as a run would be
+MODES = {"fp32": ("fp32", False), "fp32 + channels_last": ("fp32", True), "bf16 + channels_last": ("bf16", True)}
 
 
 @torch.no_grad()
-def logits_of(model, images: torch.Tensor, batch: int, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
+def logits_of(model, images: torch.Tensor, batch: int, rt: Runtime) -> torch.Tensor:
     out = []
     for i in range(0, len(images), batch):
-        x = images[i:i + batch]
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        x = rt.inputs(images[i:i + batch])
+        with rt.autocast():
             out.append(model(x).float())
     return torch.cat(out)
 
@@ -47,14 +46,15 @@ def measure(name: str, weights: str | None, images, labels, batch: int, repeats:
         load_weights(model, weights)
     reference = None
     rows = []
-    for mode, (dtype, channels_last) in MODES.items():
-        m = model.to(memory_format=torch.channels_last) if channels_last else model.to(
-            memory_format=torch.contiguous_format)
-        logits = logits_of(m, images, batch, dtype, channels_last)           # warm-up, and the answers
+    for mode, (precision, channels_last) in MODES.items():
+        rt = Runtime.setup(device="cpu", precision=precision, threads=torch.get_num_threads(),
+                           channels_last=channels_last, model=model)
+        m = rt.prepare(model.to(memory_format=torch.contiguous_format))
+        logits = logits_of(m, images, batch, rt)           # warm-up, and the answers
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            logits_of(m, images, batch, dtype, channels_last)
+            logits_of(m, images, batch, rt)
             times.append(time.perf_counter() - t0)
         reference = logits if reference is None else reference
         pred = logits.argmax(1)
