@@ -71,6 +71,11 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "Per-epoch training time of the tutorial CNN on the CIFAR-10 sample without trackers and with each, the "
         "time the training thread spends queueing rows, and the whole run's wall time.",
         ["--epochs", "10", "--repeats", "7"], False),
+    "precision_speed": (
+        "Precision: fp32 against bf16 on every shipped recipe, and what auto picks",
+        "Training step time of each built-in study's (and the quickstart's) recipe in fp32 and bf16 through the "
+        "engine's Runtime, and how far `train.precision: auto` is from the better of the two on this machine.",
+        ["--repeats", "3", "--steps", "20"], False),
     "matmul_precision": (
         "Hardware check: does bf16 pay on this CPU?",
         "Matmul GFLOP/s and a GRU forward in fp32 and bf16, side by side.",

@@ -1,0 +1,109 @@
+"""Is `train.precision: auto` as fast as the better of fp32 and bf16 on every recipe we ship? Step times side by side.
+
+    python benchmarks/precision_speed.py [--repeats 3] [--steps 20]
+
+For each shipped recipe (the model, batch size, optimiser and data of its study or the quickstart), the engine's own
+training step — the Task's loss under the Runtime's autocast, backward, optimiser step — timed over `--steps` steps
+after 3 warm-up steps, in fp32 and in bf16, the two alternating within each of `--repeats` rounds (medians). The
+Runtime sets both up as a run would (memory format included); "auto" is what decide_precision picks on this machine
+and its time that of the precision it picks. Goal (issue #18): auto within 5 % of the better of the two on every
+recipe, on every machine type. Writes benchmarks/results/precision_speed/<machine type>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+
+from _common import environment, save
+from nnstudy.engine.build import build_parts
+from nnstudy.engine.optim import build_optimizer
+from nnstudy.engine.runtime import Runtime
+from nnstudy.resolution import load_config
+
+# name -> (model, overrides): the recipes of the built-in studies and the quickstart, on data every machine has
+RECIPES: dict[str, tuple[str, list[str]]] = {
+    "quickstart mlp3, batch 32": ("mlp3", ["train.batch_size=32"]),
+    "tutorial CNN, batch 4 (SPEC A/B)": ("tutorial_cnn", ["train.batch_size=4"]),
+    "tutorial CNN, batch 32 (quickstart)": ("tutorial_cnn", ["train.batch_size=32"]),
+    "d2l ResNet, batch 128": ("d2l_resnet", ["train.batch_size=128"]),
+    "ResNet-18, batch 256 (speedrun)": ("resnet18", ["train.batch_size=256"]),
+    "airbench94, batch 1024 (speedrun)": ("airbench", ["train.batch_size=1024"]),
+    "energy GRU 2×256, chunks of 16": ("rnn_forecaster", [
+        "data.name=energy-sample", "model.cell=gru", "model.hidden=256", "model.layers=2", "data.train_chunk=48",
+        "data.train_context=24", "train.batch_size=16"]),
+    "mortality variable RNN, batch 32": ("variable_rnn", [
+        "data.name=mortality-sample", "model.embed=32", "model.hidden=16", "task.auc=true",
+        "task.class_weight=balanced", "optim.name=adam", "train.batch_size=32"]),
+    "seizure 1-D CNN, batch 32": ("cnn1d", ["data.name=seizure-sample", "train.batch_size=32"]),
+    "seizure GRU, batch 32": ("rnn_classifier", ["data.name=seizure-sample", "train.batch_size=32"]),
+}
+WARMUP = 3
+
+
+def step_time(model_name: str, overrides: list[str], precision: str, steps: int) -> float:
+    cfg = load_config(model_name, ["data.name=cifar10-sample", *overrides])
+    torch.manual_seed(0)
+    parts = build_parts(cfg)
+    rt = Runtime.setup(device="cpu", precision=precision, threads=torch.get_num_threads(), model=parts.model,
+                       task=parts.task)
+    model, data, task = rt.prepare(parts.model), parts.data, parts.task
+    optimizer = build_optimizer(model, cfg.optim)
+    batch, n = cfg.train.batch_size, len(data.train)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    t0 = 0.0
+    for i in range(WARMUP + steps):
+        if i == WARMUP:
+            t0 = time.perf_counter()
+        idx = order[(i * batch) % max(n - batch, 1):][:batch]
+        g = data.train.groups[idx] if data.train.groups is not None else None
+        x = rt.inputs(data.transform(data.train.inputs[idx], True, None))
+        with rt.autocast():
+            loss, _, _ = task.compute(model, x, data.train.targets[idx], g)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return (time.perf_counter() - t0) / steps
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--only", nargs="*", default=None, help="recipe names (default: all)")
+    args = p.parse_args()
+    rows = []
+    for name, (model, overrides) in RECIPES.items():
+        if args.only and name not in args.only:
+            continue
+        times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+        for _ in range(args.repeats):
+            for precision in times:
+                times[precision].append(step_time(model, overrides, precision, args.steps))
+        fp32, bf16 = (statistics.median(times[k]) for k in ("fp32", "bf16"))
+        probe = build_parts(load_config(model, ["data.name=cifar10-sample", *overrides]))
+        auto = Runtime.setup(device="cpu", precision="auto", model=probe.model, task=probe.task)
+        chosen = fp32 if auto.precision == "fp32" else bf16
+        rows.append({"recipe": name, "fp32_ms": 1000 * fp32, "bf16_ms": 1000 * bf16, "auto": auto.precision,
+                     "auto_reason": auto.precision_reason, "auto_vs_best": chosen / min(fp32, bf16)})
+        print(f"{name}: fp32 {1000 * fp32:.1f} ms, bf16 {1000 * bf16:.1f} ms, auto = {auto.precision}",
+              file=sys.stderr, flush=True)
+    save("precision_speed", {**environment(repeats=args.repeats, steps=args.steps,
+                                           threads=torch.get_num_threads()), "rows": rows}, markdown)
+
+
+def markdown(result: dict) -> str:
+    lines = [f"`{result['command']}` — {result['machine_type']}, {result['threads']} threads, torch "
+             f"{result['torch']}; ms per training step, medians of {result['repeats']} rounds of {result['steps']} "
+             f"steps", "", "| recipe | fp32 ms | bf16 ms | bf16 speed-up | auto picks | auto vs the better |",
+             "|---|---:|---:|---:|---|---:|"]
+    lines += [f"| {r['recipe']} | {r['fp32_ms']:.1f} | {r['bf16_ms']:.1f} | {r['fp32_ms'] / r['bf16_ms']:.2f}× | "
+              f"{r['auto']} | {100 * (r['auto_vs_best'] - 1):+.0f} % |" for r in result["rows"]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
