@@ -121,3 +121,9 @@ def test_a_run_resumed_on_another_machine_type_keeps_its_first_precision(tmp_pat
     assert summary["attempts"] == 2
     assert summary["runtime"]["precision"] == "bf16"
     assert summary["runtime"]["precision_reason"] == "cpu flags: avx512_bf16 (kept on resume)"
+
+
+def test_auto_keeps_fp32_for_a_model_that_says_why():
+    from nnstudy.models import build_model
+    rt = Runtime.setup(device="cpu", precision="auto", model=build_model("variable_rnn"))
+    assert rt.precision == "fp32" and rt.precision_reason.startswith("variable_rnn: bf16 autocast is slower")
