@@ -76,13 +76,18 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "Training step time of each built-in study's (and the quickstart's) recipe in fp32 and bf16 through the "
         "engine's Runtime, and how far `train.precision: auto` is from the better of the two on this machine.",
         ["--repeats", "3", "--steps", "20"], False),
+    "precision_accuracy": (
+        "Precision: does bf16 cost accuracy? (mortality AUC, energy GRU)",
+        "The mortality model and the energy GRU trained in fp32 and in bf16 with the same seeds: paired differences "
+        "of their test metrics, and bf16 in inference only against bf16 in training only.",
+        ["--recipes", "mortality", "energy", "--seeds", "0", "1", "2"], True),
     "matmul_precision": (
         "Hardware check: does bf16 pay on this CPU?",
         "Matmul GFLOP/s and a GRU forward in fp32 and bf16, side by side.",
         ["--repeats", "10"], False),
 }
 # hours each (data preparation and minutes per cell; an hour per airbench94 seed on 2 cores): only when asked
-SLOW = {"energy_formulations", "cifar_speedrun"}
+SLOW = {"energy_formulations", "cifar_speedrun", "precision_accuracy"}
 
 
 def run(name: str, extra: list[str]) -> float:
