@@ -259,6 +259,7 @@ def test_a_killed_run_resumed_continues_the_same_tracked_run(tmp_path, monkeypat
     import time
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    _mlflow_runs(uri, "nnstudy")   # the store made first: a kill in MLflow's own schema migration is not this test's
     # the bundled sample (a child process cannot see the test-only dataset); a checkpoint after every step
     args = ["tutorial_cnn", "data.name=cifar10-sample", "data.subset=600", "train.epochs=4", "train.batch_size=8",
             "train.threads=1", "train.checkpoint_every=0", f"out_dir={tmp_path / 'runs'}", "name=k",
