@@ -252,8 +252,8 @@ def test_subset_is_stratified_and_seeded():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="cifar10, half, none"):
-        build_dataset("cifar10-sample", normalize="imagenet")
+    with pytest.raises(ValueError, match="cifar10, half, imagenet, none"):
+        build_dataset("cifar10-sample", normalize="imagenet21k")
     with pytest.raises(ValueError, match="none, crop, flip, crop_flip"):
         build_dataset("cifar10-sample", augment="rotate")
     with pytest.raises(ValueError, match="val_fraction"):
@@ -281,8 +281,8 @@ def test_normalisation_values():
     x = _images(8)
     torch.testing.assert_close(ImageTransform.preset("half")(x), x.float() / 127.5 - 1)
     torch.testing.assert_close(ImageTransform.preset("none")(x), x.float() / 255)
-    with pytest.raises(ValueError, match="valid: cifar10, half, none"):
-        normalization("imagenet")
+    with pytest.raises(ValueError, match="valid: cifar10, half, imagenet, none"):
+        normalization("imagenet21k")
 
 
 def _shift(img: torch.Tensor, dy: int, dx: int, p: int) -> torch.Tensor:

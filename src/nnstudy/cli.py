@@ -208,11 +208,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise NnstudyError("eval: --on scores a RUN_DIR's model; with --weights give data.path=... instead")
         overrides = ([args.run_dir] if args.run_dir else []) + args.overrides
         overrides += [f"data.name={args.data}"] if args.data else []
-        result = evaluate_weights(args.model, args.weights, overrides)
-        title = f"{args.model} with {args.weights}"
+        result = evaluate_weights(args.model, args.weights, overrides, preset=args.weights_preset)
+        title = f"{args.model} with {args.weights} ({result['format']} format, normalize={result['normalize']})"
     else:
-        if not args.run_dir:
-            raise NnstudyError("eval: give a RUN_DIR, or --model NAME --weights FILE")
+        if not args.run_dir or args.weights_preset:
+            raise NnstudyError("eval: give a RUN_DIR, or --model NAME --weights FILE [--weights-preset NAME]")
         result = evaluate_run(args.run_dir, args.overrides, data=args.data, on=args.on)
         scored = result["data"]
         title = f"{args.run_dir}" + (f" on {scored['name']} ({scored['test']:,} samples from {scored['source']})"
@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a run directory, or a published checkpoint",
                        description="Evaluate RUN_DIR's selected weights on its test split, or "
-                                   "--model NAME --weights FILE (a .pt state_dict, optionally wrapped or "
+                                   "--model NAME --weights FILE (a .pt/.th state_dict, optionally wrapped or "
                                    "module.-prefixed, or .safetensors) on a dataset (data.name=...).")
     e.add_argument("run_dir", nargs="?", metavar="RUN_DIR")
     e.add_argument("overrides", nargs="*", metavar="key=value")
@@ -418,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "set-b), normalised with the run's own training statistics")
     e.add_argument("--model", help="zoo model name for --weights")
     e.add_argument("--weights", help="weights file to evaluate")
+    e.add_argument("--weights-preset", metavar="NAME", help="the weights' format, which sets the input normalisation: "
+                   "nnstudy (the config's), huyvnphan (cifar10) or pytorch_resnet_cifar10 (imagenet); default: "
+                   "detected from the file (docs/models.md)")
     e.add_argument("--json", action="store_true", help="machine-readable output")
     _add_import(e)
     e.set_defaults(fn=cmd_eval)

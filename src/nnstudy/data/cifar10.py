@@ -388,7 +388,8 @@ def cifar10(*, path: str | None = None, val_fraction: float = 0.1, split_seed: i
             its parent); it must match the canonical content checksums.
         val_fraction: share of the training images held out for validation, stratified by class (0: none).
         split_seed: seed of the validation split and the subset (independent of the run's seed).
-        normalize: "cifar10" (huyvnphan's mean/std, SPEC C), "half" (0.5/0.5, the PyTorch tutorial) or "none".
+        normalize: "cifar10" (huyvnphan's mean/std, SPEC C), "half" (0.5/0.5, the PyTorch tutorial), "imagenet"
+            (ImageNet's mean/std, which pytorch_resnet_cifar10's checkpoints expect) or "none".
         augment: "none", "crop", "flip" or "crop_flip" (training batches only).
         crop_padding: padding in pixels for the random crop: the largest shift of an image.
         crop_fill: what the shifted-in edge holds: "zeros" (black) or "reflect" (mirrored, airbench's translate).

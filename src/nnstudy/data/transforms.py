@@ -20,6 +20,9 @@ NORMALIZE: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616)),
     # The PyTorch tutorial's Normalize((0.5,)*3, (0.5,)*3): maps [0, 1] to [-1, 1] (SPEC A and B).
     "half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    # ImageNet statistics (torchvision's models), which akamaster/pytorch_resnet_cifar10 also trained its CIFAR
+    # ResNets with: its published checkpoints expect them.
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     # Only the uint8 -> [0, 1] scaling.
     "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
 }

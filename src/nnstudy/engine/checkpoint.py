@@ -4,6 +4,10 @@ Also imports published checkpoints: a plain state_dict ``.pt``/``.pth``, with or
 ``module.`` prefix, or wrapped as ``{'state_dict': ...}`` / ``{'net': ...}`` / ``{'model': ...}``; or a
 ``.safetensors`` file. Mismatched keys or shapes are reported by name.
 
+Each published format expects its inputs normalised its own way (``WEIGHTS_FORMATS``): the format is detected from
+the file's structure (or named, ``--weights-preset``) and chooses the data's normalisation (``weights_config``),
+since weights scored with another normalisation lose accuracy without any error.
+
 Every file is loaded with ``weights_only=True``, whatever it holds. A file that does not load is described in one
 line (empty, random bytes, a zip or pickle that is not a torch file, a pickle of other objects...) as a
 CheckpointError; the message never suggests loading it unsafely.
@@ -16,8 +20,9 @@ import pickletools
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
@@ -25,11 +30,15 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from ..errors import CheckpointError, clip
+from ..errors import CheckpointError, ConfigError, clip
 from ..io import write_bytes
 
-__all__ = ["save_weights", "load_weights", "read_state_dict", "fit_state_dict", "fit_optimizer_state",
-           "save_checkpoint", "load_checkpoint", "error_reason"]
+if TYPE_CHECKING:
+    from ..config import RunConfig
+
+__all__ = ["save_weights", "load_weights", "read_state_dict", "read_weights", "fit_state_dict",
+           "fit_optimizer_state", "save_checkpoint", "load_checkpoint", "error_reason",
+           "WeightsFormat", "WEIGHTS_FORMATS", "weights_format", "weights_config"]
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "net", "model")
 _RESTART = "delete it to start the run again"
@@ -44,24 +53,90 @@ def save_weights(model: nn.Module, path: str | Path) -> None:
     write_bytes(path, safetensors_bytes(state))
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors from a safetensors file or a (possibly wrapped, possibly `module.`-prefixed) torch state_dict."""
+@dataclass(frozen=True)
+class WeightsFormat:
+    """A known layout of weights files, and the input normalisation its weights were trained with."""
+
+    name: str
+    normalize: str | None   # data normalisation preset (data.transforms.NORMALIZE); None: the run's own
+    layout: str             # how a file of this format is recognised
+    source: str             # where such files come from
+
+
+# Detected in the order nnstudy → pytorch_resnet_cifar10 → huyvnphan; what no format claims is scored as ours.
+WEIGHTS_FORMATS: dict[str, WeightsFormat] = {f.name: f for f in (
+    WeightsFormat("nnstudy", None, "a .safetensors file, or any torch file no other format claims",
+                  "nnstudy runs (model.safetensors): the normalisation the config names"),
+    WeightsFormat("huyvnphan", "cifar10", "a plain state_dict with torchvision's ResNet names (layer4, fc)",
+                  "huyvnphan/PyTorch_CIFAR10 (resnet18/34/50 .pt), trained on its CIFAR-10 mean/std"),
+    WeightsFormat("pytorch_resnet_cifar10", "imagenet",
+                  "{'best_prec1': ..., 'state_dict': {'module.…': ...}} (a .th file)",
+                  "akamaster/pytorch_resnet_cifar10 (resnet20…110 .th), trained on ImageNet's mean/std"),
+)}
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], WeightsFormat]:
+    """Tensors from a safetensors file or a (possibly wrapped, possibly `module.`-prefixed) torch state_dict, and
+    the format the file's structure shows (``WEIGHTS_FORMATS``)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
     if path.suffix == ".safetensors":
-        return _read_safetensors(path)
+        return _read_safetensors(path), WEIGHTS_FORMATS["nnstudy"]
     obj = _torch_load(path)
+    published = isinstance(obj, dict) and "best_prec1" in obj and isinstance(obj.get("state_dict"), dict)
+    wrapped = False
     for key in _WRAPPER_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
+            obj, wrapped = obj[key], True
             break
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path}: expected a state_dict of tensors (optionally under "
                               f"{', '.join(repr(k) for k in _WRAPPER_KEYS)})")
     if obj and all(isinstance(k, str) and k.startswith("module.") for k in obj):
         obj = {k[len("module."):]: v for k, v in obj.items()}
-    return obj
+    if published:
+        return obj, WEIGHTS_FORMATS["pytorch_resnet_cifar10"]
+    if not wrapped and "fc.weight" in obj and any(str(k).startswith("layer4.") for k in obj):
+        return obj, WEIGHTS_FORMATS["huyvnphan"]
+    return obj, WEIGHTS_FORMATS["nnstudy"]
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a safetensors file or a (possibly wrapped, possibly `module.`-prefixed) torch state_dict."""
+    return read_weights(path)[0]
+
+
+def weights_format(path: str | Path, preset: str | None = None) -> WeightsFormat:
+    """The format named by `preset` (ConfigError listing the names when unknown), else the one `path` shows."""
+    if preset is None:
+        return read_weights(path)[1]
+    if preset not in WEIGHTS_FORMATS:
+        raise ConfigError(f"unknown weights preset {clip(preset, quote=True)}; choose one of "
+                          f"{', '.join(WEIGHTS_FORMATS)}")
+    return WEIGHTS_FORMATS[preset]
+
+
+def weights_config(cfg: RunConfig, path: str | Path, preset: str | None = None) -> tuple[RunConfig, WeightsFormat]:
+    """`cfg` with the data normalisation that the weights in `path` expect, and their format (`preset`, or detected
+    from the file). A format with no normalisation of its own (nnstudy's) leaves `cfg` as it is.
+
+    Raises ConfigError when the format needs a normalisation and the dataset takes no ``normalize`` argument.
+    """
+    from ..config import apply_overrides, config_to_dict
+    from ..data import DATASETS
+    from ..resolution import load_config, resolve
+    fmt = weights_format(path, preset)
+    if fmt.normalize is None:
+        return cfg, fmt
+    cfg = resolve(cfg)
+    if "normalize" not in DATASETS.get(cfg.data.name).signature.parameters:
+        raise ConfigError(f"{path}: {fmt.name} weights expect images normalised with the {fmt.normalize!r} "
+                          f"preset, and dataset {cfg.data.name!r} has no normalize argument (--weights-preset "
+                          f"nnstudy scores them as the config says)")
+    if (cfg.data.model_extra or {}).get("normalize") == fmt.normalize:
+        return cfg, fmt
+    return load_config(apply_overrides(config_to_dict(cfg), [f"data.normalize={fmt.normalize}"])), fmt
 
 
 def load_weights(model: nn.Module, path: str | Path) -> None:
@@ -247,7 +322,8 @@ def _objects(name: str) -> str:
 
 def _refused_global(message: str) -> str | None:
     """The class the safe loader refused, from its message ('Unsupported global: GLOBAL pkg.Class was not ...')."""
-    m = re.search(r"Unsupported global: GLOBAL (\S+)", _ANSI.sub("", message))
+    # torch words it 'Unsupported global: GLOBAL pkg.Class' or 'unsupported GLOBAL posix.system whose module ...'
+    m = re.search(r"unsupported global:? (?:GLOBAL )?(\S+)", _ANSI.sub("", message), re.IGNORECASE)
     return m.group(1) if m else None
 
 

@@ -22,7 +22,7 @@ from ..resolution import load_config, resolve
 from ..runs import RunDir, named, prepare_run_dir
 from ..tasks import Task
 from .build import build_parts
-from .checkpoint import load_weights, save_weights
+from .checkpoint import load_weights, save_weights, weights_config
 from .device import pick_device, seed_everything, set_threads, to_memory_format
 from .distributed import SINGLE, Group
 from .runtime import Runtime
@@ -163,6 +163,7 @@ def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
     """A run directory for published weights evaluated instead of trained (a study's `weights:` variants):
     config.yaml, model.safetensors, predictions and a summary with test metrics only (no epochs)."""
     weights = Path(weights)
+    cfg, fmt = weights_config(cfg, weights)   # the normalisation the weights' format expects
     metrics, preds, parts, rt, seconds = _evaluate_with(cfg, weights, keep_predictions=True)
     cfg = named(parts.config)
     run, _ = prepare_run_dir(cfg, resume=True)
@@ -172,7 +173,7 @@ def weights_run(cfg: RunConfig, weights: str | Path) -> RunResult:
         save_predictions(run, preds, parts.data.test)
         summary = RunSummary.of(
             cfg, parts.model, parts.data, rt, metrics=metrics, selected_epoch=None,
-            selected_by=f"published weights {weights.name} (evaluated, not trained)", attempts=1,
+            selected_by=f"published weights {weights.name} ({fmt.name} format; evaluated, not trained)", attempts=1,
             time=Timing(0.0, seconds, seconds, None), weights=str(weights), task_fitted=parts.task.fitted()).to_dict()
         run.write_summary(summary)
     finally:
@@ -229,7 +230,12 @@ def evaluate_run(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (
             "data": {"name": cfg.data.name, "test": len(parts.data.test), "source": parts.data.source}}
 
 
-def evaluate_weights(model: str, weights: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
-    """Evaluate a published checkpoint for a zoo model (e.g. resnet18 + resnet18.pt) on the test split."""
-    cfg = load_config(model, list(overrides))
-    return {"metrics": _evaluate_with(cfg, Path(weights))[0]}
+def evaluate_weights(model: str, weights: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                     preset: str | None = None) -> dict:
+    """Evaluate a published checkpoint for a zoo model (e.g. resnet18 + resnet18.pt) on the test split, its inputs
+    normalised as its format expects (`preset`, or detected from the file: engine.checkpoint.WEIGHTS_FORMATS).
+
+    Returns {'metrics': ..., 'format': the format's name, 'normalize': the normalisation used}."""
+    cfg, fmt = weights_config(load_config(model, list(overrides)), Path(weights), preset)
+    metrics, _, parts, _, _ = _evaluate_with(cfg, Path(weights))
+    return {"metrics": metrics, "format": fmt.name, "normalize": (parts.config.data.model_extra or {}).get("normalize")}

@@ -44,4 +44,4 @@ def count_params(model: nn.Module) -> int:
 
 
 # Importing the family modules registers their builders (as timm and torchvision do).
-from . import airbench, alexnet, cnn, cnn1d, mlp, recurrent, resnet  # noqa: E402,F401
+from . import airbench, alexnet, cnn, cnn1d, mlp, recurrent, resnet, resnet_cifar  # noqa: E402,F401
