@@ -1,14 +1,13 @@
-"""Device choice, threads, seeds and mixed precision: the one place that knows about hardware."""
+"""Device choice, threads, seeds and memory format: the hardware helpers engine/runtime.py puts together."""
 from __future__ import annotations
 
-import contextlib
 import random
 
 import torch
 
 from ..errors import ConfigError, clip
 
-__all__ = ["pick_device", "set_threads", "seed_everything", "autocast", "to_memory_format", "use_channels_last"]
+__all__ = ["pick_device", "set_threads", "seed_everything", "to_memory_format", "use_channels_last"]
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -43,13 +42,6 @@ def seed_everything(seed: int) -> None:
     """Seed Python's and torch's global generators (dropout, init). Data order uses its own generators."""
     random.seed(seed)
     torch.manual_seed(seed)   # also seeds every CUDA device
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CPU or CUDA when precision == 'bf16'; a no-op otherwise."""
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def use_channels_last(setting: bool | str, model: torch.nn.Module) -> bool:

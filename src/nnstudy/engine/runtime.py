@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -42,10 +41,8 @@ def cpu_flags() -> frozenset[str]:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
                 return frozenset(line.split(":", 1)[1].split())
-    except OSError:
+    except OSError:   # not Linux: no flags, so auto stays fp32 on the CPU
         pass
-    if platform.system() == "Darwin" and platform.machine() == "arm64":   # Apple silicon: bf16 since M2
-        return frozenset()
     return frozenset()
 
 
