@@ -64,3 +64,19 @@ def save(name: str, result: dict[str, Any], markdown: Callable[[dict[str, Any]],
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(path)
     print(markdown(result))
+
+
+def merged_rows(name: str, rows: list[dict[str, Any]], key: str = "recipe") -> list[dict[str, Any]]:
+    """`rows` (each tagged with the command that measured it) with the rows of this machine type's earlier result
+    that they do not replace, in the earlier order, new ones last: a benchmark run on some recipes (`--only`) adds
+    to the table instead of erasing the others."""
+    command = "python " + " ".join(sys.argv)
+    new = {r[key]: {**r, "command": command} for r in rows}
+    path = result_path(name)
+    old = json.loads(path.read_text())["rows"] if path.is_file() else []
+    kept = [new.pop(r[key]) if r[key] in new else {"command": old_command(path), **r} for r in old]
+    return kept + list(new.values())
+
+
+def old_command(path: Path) -> str:
+    return json.loads(path.read_text()).get("command", "")

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from _common import environment, save
+from _common import environment, merged_rows, save
 from nnstudy.engine.build import build_parts
 from nnstudy.engine.optim import build_optimizer
 from nnstudy.engine.runtime import Runtime
@@ -27,8 +27,10 @@ from nnstudy.resolution import load_config
 # name -> (model, overrides): the recipes of the built-in studies and the quickstart, on data every machine has
 RECIPES: dict[str, tuple[str, list[str]]] = {
     "quickstart mlp3, batch 32": ("mlp3", ["train.batch_size=32"]),
-    "tutorial CNN, batch 4 (SPEC A/B)": ("tutorial_cnn", ["train.batch_size=4"]),
-    "tutorial CNN, batch 32 (quickstart)": ("tutorial_cnn", ["train.batch_size=32"]),
+    "MLP-2, batch 4 (SPEC A)": ("mlp2", ["train.batch_size=4"]),
+    "MLP-5, batch 4 (SPEC A)": ("mlp5", ["train.batch_size=4"]),
+    "tutorial CNN, batch 4 (the tutorial)": ("tutorial_cnn", ["train.batch_size=4"]),
+    "tutorial CNN, batch 32 (SPEC B, quickstart)": ("tutorial_cnn", ["train.batch_size=32"]),
     "d2l ResNet, batch 128": ("d2l_resnet", ["train.batch_size=128"]),
     "ResNet-18, batch 256 (speedrun)": ("resnet18", ["train.batch_size=256"]),
     "airbench94, batch 1024 (speedrun)": ("airbench", ["train.batch_size=1024"]),
@@ -44,17 +46,26 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
 WARMUP = 3
 
 
-def step_time(model_name: str, overrides: list[str], precision: str, steps: int) -> float:
+def step_time(model_name: str, overrides: list[str], precision: str, steps: int, compile: bool = False) -> float:
+    """Seconds per training step after the warm-up steps (which include any compilation)."""
+    return timed_steps(model_name, overrides, precision, steps, compile)[1]
+
+
+def timed_steps(model_name: str, overrides: list[str], precision: str, steps: int,
+                compile: bool = False) -> tuple[float, float]:
+    """(seconds of the warm-up steps, seconds per step after them) of the engine's training step."""
     cfg = load_config(model_name, ["data.name=cifar10-sample", *overrides])
     torch.manual_seed(0)
     parts = build_parts(cfg)
     rt = Runtime.setup(device="cpu", precision=precision, threads=torch.get_num_threads(), model=parts.model,
-                       task=parts.task)
-    model, data, task = rt.prepare(parts.model), parts.data, parts.task
+                       task=parts.task, compile=compile)
+    data, task = parts.data, parts.task
+    model = rt.prepare(parts.model)
     optimizer = build_optimizer(model, cfg.optim)
+    model = rt.compiled(model)
     batch, n = cfg.train.batch_size, len(data.train)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
-    t0 = 0.0
+    start = t0 = time.perf_counter()
     for i in range(WARMUP + steps):
         if i == WARMUP:
             t0 = time.perf_counter()
@@ -66,7 +77,7 @@ def step_time(model_name: str, overrides: list[str], precision: str, steps: int)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return (time.perf_counter() - t0) / steps
+    return t0 - start, (time.perf_counter() - t0) / steps
 
 
 def main() -> None:
@@ -85,12 +96,15 @@ def main() -> None:
                 times[precision].append(step_time(model, overrides, precision, args.steps))
         fp32, bf16 = (statistics.median(times[k]) for k in ("fp32", "bf16"))
         probe = build_parts(load_config(model, ["data.name=cifar10-sample", *overrides]))
-        auto = Runtime.setup(device="cpu", precision="auto", model=probe.model, task=probe.task)
+        auto = Runtime.setup(device="cpu", precision="auto", model=probe.model, task=probe.task, data=probe.data,
+                             batch_size=probe.config.train.batch_size)
         chosen = fp32 if auto.precision == "fp32" else bf16
         rows.append({"recipe": name, "fp32_ms": 1000 * fp32, "bf16_ms": 1000 * bf16, "auto": auto.precision,
                      "auto_reason": auto.precision_reason, "auto_vs_best": chosen / min(fp32, bf16)})
         print(f"{name}: fp32 {1000 * fp32:.1f} ms, bf16 {1000 * bf16:.1f} ms, auto = {auto.precision}",
               file=sys.stderr, flush=True)
+    if args.only:   # the other recipes' rows of this machine type stay, each with the command that measured it
+        rows = merged_rows("precision_speed", rows)
     save("precision_speed", {**environment(repeats=args.repeats, steps=args.steps,
                                            threads=torch.get_num_threads()), "rows": rows}, markdown)
 

@@ -81,13 +81,23 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "The mortality model and the energy GRU trained in fp32 and in bf16 with the same seeds: paired differences "
         "of their test metrics, and bf16 in inference only against bf16 in training only.",
         ["--recipes", "mortality", "energy", "--seeds", "0", "1", "2"], True),
+    "compile_speed": (
+        "train.compile: eager against torch.compile",
+        "Training step time of the shipped recipes eager and compiled by inductor at the precision auto picks, the "
+        "compilation's cost and the steps it takes to pay it back: the measurement behind `train.compile: false`.",
+        ["--repeats", "2"], False),
+    "engine_overhead": (
+        "The engine against a bare loop of the same recipe",
+        "Training seconds per epoch of `cifar-speedrun`'s airbench94 on the full CIFAR-10 through nnstudy's "
+        "engine (a real run: checkpoints, metrics) and through a hand-written loop of the same parts.",
+        ["--repeats", "2"], True),
     "matmul_precision": (
         "Hardware check: does bf16 pay on this CPU?",
         "Matmul GFLOP/s and a GRU forward in fp32 and bf16, side by side.",
         ["--repeats", "10"], False),
 }
 # hours each (data preparation and minutes per cell; an hour per airbench94 seed on 2 cores): only when asked
-SLOW = {"energy_formulations", "cifar_speedrun", "precision_accuracy"}
+SLOW = {"energy_formulations", "cifar_speedrun", "precision_accuracy", "engine_overhead"}
 
 
 def run(name: str, extra: list[str]) -> float:
@@ -108,6 +118,9 @@ def render() -> str:
              "respectively: each result says which type it comes from (benchmarks/results/NAME/TYPE.json), and a "
              "section shows one table per type measured. Numbers from one machine compare only with numbers from "
              "the same machine.", ""]
+    goals = HERE / "notes" / "goals.md"
+    if goals.is_file():   # the performance goals of the issues, each met or missed with its figure and machine
+        parts += [goals.read_text().strip(), ""]
     for name, (title, what, _, _) in BENCHMARKS.items():
         results = sorted((HERE / "results" / name).glob("*.json"))
         parts += [f"## {title}", "", what, ""]

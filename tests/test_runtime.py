@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from nnstudy.engine import train
 from nnstudy.engine.build import build_parts
-from nnstudy.engine.runtime import Runtime, decide_precision
+from nnstudy.engine.runtime import BF16_CPU_FLAGS, Runtime, decide_precision, step_macs
 from nnstudy.resolution import load_config
 
 # (setting, device, CPU flags, CUDA capability, model/task fp32 reason) -> (precision, reason contains)
@@ -38,10 +38,44 @@ def test_auto_precision_follows_the_hardware(setting, device, flags, capability,
     assert chosen == precision and why in reason
 
 
+@pytest.mark.parametrize("setting, device, flags, macs, precision, why", [
+    ("auto", "cpu", {"avx512_bf16"}, 1.5e6, "fp32", "1.5 M multiply-adds per training step: too few"),  # MLP-2 @4
+    ("auto", "cpu", {"avx512_bf16"}, 4.9e6, "fp32", "too few for bf16 to pay (< 5 M)"),
+    ("auto", "cpu", {"avx512_bf16"}, 5e6, "bf16", "avx512_bf16"),
+    ("auto", "cpu", {"amx_bf16"}, 7e6, "bf16", "amx_bf16"),                                      # MLP-5 @4
+    ("auto", "cpu", {"avx512_bf16"}, None, "bf16", "avx512_bf16"),                               # not countable
+    ("auto", "cpu", {"avx2"}, 1e9, "fp32", "no avx512_bf16"),                                    # big, emulated
+    ("bf16", "cpu", {"avx512_bf16"}, 1e3, "bf16", "train.precision=bf16"),                       # forced
+    ("auto", "cuda", set(), 1e3, "bf16", "sm_90"),                                               # CPU rule only
+])
+def test_auto_keeps_fp32_on_a_cpu_where_a_step_is_too_small_for_bf16(setting, device, flags, macs, precision, why):
+    capability = (9, 0) if device == "cuda" else None
+    chosen, reason = decide_precision(setting, device, flags=flags, capability=capability, step_macs=macs)
+    assert chosen == precision and why in reason
+
+
+def test_the_runtime_weighs_the_training_step_of_the_model_and_batch(monkeypatch):
+    """MLP-2 (369,840 MACs per image) at batch 4 is 1.5 M multiply-adds a step: fp32 on a bf16 CPU; at batch 64,
+    23.7 M: bf16. Counting them draws no random numbers (a seed's numbers stay those of the run)."""
+    from nnstudy.engine import runtime
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    parts = build_parts(load_config("mlp2", ["data.name=cifar10-sample"]))
+    torch.manual_seed(0)
+    small = Runtime.setup(device="cpu", model=parts.model, data=parts.data, batch_size=4)
+    after = torch.rand(1)
+    large = Runtime.setup(device="cpu", model=parts.model, data=parts.data, batch_size=64)
+    assert (small.precision, large.precision) == ("fp32", "bf16")
+    assert "1.5 M multiply-adds per training step" in small.precision_reason
+    torch.manual_seed(0)
+    assert torch.equal(torch.rand(1), after)
+
+
 def test_the_summary_records_the_choice_and_why(tmp_path, toy_overrides):
-    result = train(load_config("tutorial_cnn", toy_overrides + ["train.epochs=1", "name=a"]), progress=False)
-    runtime = result.summary["runtime"]
-    expected = decide_precision("auto", "cpu", flags=_flags())
+    cfg = load_config("tutorial_cnn", toy_overrides + ["train.epochs=1", "name=a"])
+    runtime = train(cfg, progress=False).summary["runtime"]
+    parts = build_parts(cfg)
+    macs = step_macs(parts.model, parts.data, cfg.train.batch_size) if _flags() & set(BF16_CPU_FLAGS) else None
+    expected = decide_precision("auto", "cpu", flags=_flags(), step_macs=macs)
     assert (runtime["precision"], runtime["precision_reason"]) == expected
     assert runtime["memory_format"] == "channels_last" and runtime["device"] == "cpu"
 
@@ -106,6 +140,7 @@ def test_bf16_accuracy_on_the_cifar_sample_is_within_noise_of_fp32(tmp_path):
 def test_a_run_resumed_on_another_machine_type_keeps_its_first_precision(tmp_path, toy_overrides, monkeypatch):
     from nnstudy.engine import loop, runtime
     monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    monkeypatch.setattr(runtime, "MIN_BF16_CPU_MACS", 0)   # the toy step is small: bf16 all the same
     ends = loop._Trainer._end_epoch
 
     def stop_after_first_epoch(self):
@@ -127,3 +162,27 @@ def test_auto_keeps_fp32_for_a_model_that_says_why():
     from nnstudy.models import build_model
     rt = Runtime.setup(device="cpu", precision="auto", model=build_model("variable_rnn"))
     assert rt.precision == "fp32" and rt.precision_reason.startswith("variable_rnn: bf16 autocast is slower")
+
+
+@pytest.mark.slow   # inductor compiles for ~30 s on 2 cores
+def test_train_compile_computes_the_same_run_and_saves_the_models_own_weights(tmp_path, toy_overrides):
+    """train.compile=true: the same losses as eager (inductor fuses and reorders: to 1e-4), the summary says it, and
+    the weights saved carry the model's own names (no `_orig_mod.` prefix), so they load without compile."""
+    common = toy_overrides + ["train.precision=fp32", "model.name=mlp2"]
+    eager = train(load_config("mlp2", common + ["name=eager"]), progress=False)
+    compiled = train(load_config("mlp2", common + ["name=compiled", "train.compile=true"]), progress=False)
+    assert compiled.summary["runtime"]["compile"] is True and eager.summary["runtime"]["compile"] is False
+    losses = [[float(r["train_loss"]) for r in csv.DictReader(open(r.run_dir / "metrics.csv"))]
+              for r in (eager, compiled)]
+    assert losses[1] == pytest.approx(losses[0], abs=1e-4)
+    from nnstudy.engine.checkpoint import read_state_dict
+    names = set(read_state_dict(compiled.run_dir / "model.safetensors"))
+    assert names == set(read_state_dict(eager.run_dir / "model.safetensors"))
+
+
+def test_train_compile_without_a_cpp_compiler_is_one_line(tmp_path, toy_overrides, monkeypatch):
+    from nnstudy.errors import ConfigError
+    monkeypatch.setattr("nnstudy.engine.runtime.cpp_compiler", lambda: None)
+    with pytest.raises(ConfigError, match="train.compile=true: .*C\\+\\+ compiler"):
+        train(load_config("mlp2", toy_overrides + ["train.compile=true"]), progress=False)
+    assert not (tmp_path / "runs").exists()   # refused before anything was written

@@ -156,10 +156,11 @@ def _check_resumable(run: RunDir, cfg: RunConfig, resume: bool) -> bool:
 
 # Settings of how a run executes, not of what it computes, that a resumed run may change (e.g. another
 # --workers count splits the CPU threads differently; another --nproc splits the same global batches over more or
-# fewer processes, as after losing a GPU; trackers and tags only say where the run is shown), and where the run lies
-# (out_dir, name): a run directory is identified by itself, so a moved one or one named through another path resumes.
+# fewer processes, as after losing a GPU; compile only changes how the same step is computed; trackers and tags
+# only say where the run is shown), and where the run lies (out_dir, name): a run directory is identified by
+# itself, so a moved one or one named through another path resumes.
 RESUME_MAY_CHANGE = frozenset({"train.threads", "train.checkpoint_every", "train.eval_batch_size", "train.nproc",
-                               "train.log", "tags", "out_dir", "name"})
+                               "train.compile", "train.log", "tags", "out_dir", "name"})
 
 
 def first_difference(a: Any, b: Any, prefix: str = "", ignore: frozenset[str] = frozenset()) -> str | None:

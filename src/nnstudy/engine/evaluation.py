@@ -148,7 +148,8 @@ def _evaluate_with(cfg: RunConfig, weights: Path, keep_predictions: bool = False
     parts = build_parts(cfg)
     load_weights(parts.model, weights)
     rt = Runtime.setup(device=device, precision=cfg.train.precision, threads=cfg.train.threads,
-                       channels_last=cfg.train.channels_last, model=parts.model, task=parts.task)
+                       channels_last=cfg.train.channels_last, model=parts.model, task=parts.task,
+                       data=parts.data, batch_size=cfg.train.batch_size)   # the precision the run trained in
     model = rt.prepare(parts.model)
     t0 = time.perf_counter()
     # predictions kept always: the final test's exact metrics (ROC AUC) come from them, as in training

@@ -90,7 +90,8 @@ class _Trainer:
         self.test_curve_split = self.data.test.sample(every) if cfg.train.test_every_epoch else None
         self.rt = Runtime.setup(device=device, precision=cfg.train.precision,
                                 threads=cfg.train.threads, channels_last=cfg.train.channels_last, model=parts.model,
-                                task=self.task)
+                                task=self.task, data=self.data, batch_size=cfg.train.batch_size,
+                                compile=cfg.train.compile)
         self.device = self.rt.device
         self.model = self.rt.prepare(parts.model)
         self.scaler = self.rt.grad_scaler()   # fp16 only
@@ -237,7 +238,8 @@ class _Trainer:
             self.lookahead = self._new_lookahead()   # its slow copy starts from the data-initialised weights
             if group.rank > 0:   # same weights, own dropout masks; rank 0 draws what one process would
                 torch.manual_seed(distributed.rank_seed(cfg.train.seed, group.rank, 1))
-        self.replica = group.replicate(self.model)   # what trains: DDP of the model (the model itself alone)
+        # what trains: DDP of the model (the model itself alone), compiled when train.compile is on
+        self.replica = self.rt.compiled(group.replicate(self.model))
         reset_peak_memory(self.device)
         total = cfg.train.epochs * self.steps_per_epoch
         title = f"{cfg.model.name} on {cfg.data.name}"

@@ -8,7 +8,8 @@ there):
 - CUDA with bf16 (compute capability ≥ 8.0) → bf16 autocast, and TF32 for the fp32 matmuls left;
   CUDA 7.x → fp16 autocast with a gradient scaler; older → fp32;
 - a CPU that reports native bf16 instructions (``amx_bf16`` or ``avx512_bf16``) → bf16 autocast: 1.5-2.2× faster
-  training there, while on AVX2-only CPUs bf16 is emulated and 4-5× slower (docs/benchmarks.md);
+  training there, while on AVX2-only CPUs bf16 is emulated and 4-5× slower (docs/benchmarks.md) — unless a
+  training step is too small for bf16 to pay (fewer than ``MIN_BF16_CPU_MACS`` forward multiply-adds);
 - anything else (MPS, other CPUs) → fp32;
 - except a model or task that declares it loses accuracy in bf16 (``fp32_reason``; measured, see
   docs/benchmarks.md): auto keeps fp32 for it.
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -26,12 +29,21 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+from ..measure import summarize
 from .device import pick_device, set_threads, to_memory_format, use_channels_last
 
-__all__ = ["Runtime", "decide_precision", "cpu_flags", "cuda_capability", "BF16_CPU_FLAGS"]
+__all__ = ["Runtime", "decide_precision", "cpu_flags", "cuda_capability", "step_macs", "BF16_CPU_FLAGS",
+           "MIN_BF16_CPU_MACS"]
 
 # CPU flags (Linux /proc/cpuinfo names) of native bf16 arithmetic: AMX tiles, AVX-512 BF16 dot products
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+# Autocast casts weights and activations at every op: a cost per op that bf16's faster arithmetic repays only when
+# the op has enough of it. Forward multiply-adds per training step (per-sample MACs × batch) below which bf16 is
+# slower on a CPU (benchmarks/precision_speed.py, AMD EPYC Zen 4, 2 threads: MLP-2 at batch 4, 1.5 M, 16 % slower;
+# the seizure 1-D CNN at 32, 4.1 M, 18 % slower; MLP-5 at batch 4, 7.0 M, 17 % faster; the tutorial CNN at 32,
+# 21 M, even).
+MIN_BF16_CPU_MACS = 5e6
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,10 +65,12 @@ def cuda_capability(device: torch.device) -> tuple[int, int] | None:
 
 
 def decide_precision(setting: str, device_type: str, *, flags: Iterable[str] = (),
-                     capability: tuple[int, int] | None = None, fp32_reason: str | None = None) -> tuple[str, str]:
+                     capability: tuple[int, int] | None = None, fp32_reason: str | None = None,
+                     step_macs: float | None = None) -> tuple[str, str]:
     """(precision, why) for `setting` (auto / fp32 / bf16 / fp16) on a device of `device_type` whose CPU reports
     `flags` or whose CUDA compute capability is `capability`. `fp32_reason`: the model or task keeps fp32 under
-    auto, and why. Pure: tested on tables of flags and capabilities."""
+    auto, and why; `step_macs`: forward multiply-adds of one training step (None: not known, not used). Pure:
+    tested on tables of flags and capabilities."""
     if setting != "auto":
         return setting, f"train.precision={setting}"
     if fp32_reason:
@@ -72,6 +86,9 @@ def decide_precision(setting: str, device_type: str, *, flags: Iterable[str] = (
         return "fp32", f"CUDA {sm}: no fast half precision"
     if device_type == "cpu":
         native = [f for f in BF16_CPU_FLAGS if f in set(flags)]
+        if native and step_macs is not None and step_macs < MIN_BF16_CPU_MACS:
+            return "fp32", (f"cpu flags: {native[0]}, but {step_macs / 1e6:.1f} M multiply-adds per training step: "
+                            f"too few for bf16 to pay (< {MIN_BF16_CPU_MACS / 1e6:.0f} M)")
         if native:
             return "bf16", f"cpu flags: {native[0]}"
         return "fp32", "cpu flags: no avx512_bf16 or amx_bf16 (bf16 would be emulated, slower)"
@@ -96,25 +113,43 @@ class Runtime:
     precision_reason: str          # why: "cpu flags: avx512_bf16", "train.precision=fp32", ...
     channels_last: bool            # NHWC activations (conv nets)
     threads: int                   # torch intra-op threads
+    compile: bool = False          # the training step's model through torch.compile (inductor)
 
     @classmethod
     def setup(cls, *, device: str | torch.device = "auto", precision: str = "auto", threads: int | None = None,
-              channels_last: bool | str = "auto", model: nn.Module | None = None, task: Any = None) -> "Runtime":
-        """Set the threads, pick the device and decide precision and memory format for `model` (and `task`)."""
+              channels_last: bool | str = "auto", model: nn.Module | None = None, task: Any = None,
+              data: Any = None, batch_size: int | None = None, compile: bool = False) -> "Runtime":
+        """Set the threads, pick the device and decide precision and memory format for `model` (and `task`);
+        `data` and the training `batch_size` let auto weigh a step's arithmetic (the same choice for a run's
+        training and for its later evaluation)."""
         set_threads(threads)
         dev = device if isinstance(device, torch.device) else pick_device(device)
-        chosen, why = decide_precision(precision, dev.type, flags=cpu_flags() if dev.type == "cpu" else (),
-                                       capability=cuda_capability(dev), fp32_reason=fp32_reason(model, task))
+        if compile and dev.type == "cpu" and not cpp_compiler():
+            raise ConfigError("train.compile=true: torch.compile on the CPU needs a C++ compiler (inductor writes "
+                              "C++); none found (CXX, g++, clang++, c++): install one, or set train.compile=false")
+        keep = fp32_reason(model, task)
+        flags = cpu_flags() if dev.type == "cpu" else frozenset()
+        macs = None
+        if precision == "auto" and flags & set(BF16_CPU_FLAGS) and not keep and data is not None and batch_size:
+            macs = step_macs(model, data, batch_size)
+        chosen, why = decide_precision(precision, dev.type, flags=flags, capability=cuda_capability(dev),
+                                       fp32_reason=keep, step_macs=macs)
         if dev.type == "cuda" and precision == "auto" and (cuda_capability(dev) or (0, 0)) >= (8, 0):
             torch.backends.cuda.matmul.allow_tf32 = True   # the fp32 matmuls autocast leaves (e.g. the loss)
             torch.backends.cudnn.allow_tf32 = True
         fmt = use_channels_last(channels_last, model) if model is not None else bool(channels_last is True)
-        return cls(dev, chosen, why, fmt, torch.get_num_threads())
+        return cls(dev, chosen, why, fmt, torch.get_num_threads(), bool(compile))
 
     def prepare(self, model: nn.Module) -> nn.Module:
         """`model` on this device, in this memory format."""
         model = model.to(self.device)
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def compiled(self, model: nn.Module) -> nn.Module:
+        """What the training step calls: `model` through torch.compile when asked, sharing its parameters (the
+        state_dict saved stays the model's own). Static shapes: the last, smaller batch of an epoch compiles once
+        more, then both are cached."""
+        return torch.compile(model, dynamic=False) if self.compile else model
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         """A batch of inputs in this memory format."""
@@ -137,4 +172,25 @@ class Runtime:
     def describe(self) -> dict[str, Any]:
         """What the run summary records."""
         return {"device": str(self.device), "precision": self.precision, "precision_reason": self.precision_reason,
-                "memory_format": "channels_last" if self.channels_last else "contiguous", "threads": self.threads}
+                "memory_format": "channels_last" if self.channels_last else "contiguous", "threads": self.threads,
+                "compile": self.compile}
+
+
+def step_macs(model: nn.Module | None, data: Any, batch_size: int) -> float | None:
+    """Forward multiply-adds of one training step: per-sample MACs (nnstudy.measure, one pass on zeros in eval
+    mode: no random draws, the model unchanged) × `batch_size`; None where they cannot be counted."""
+    if model is None:
+        return None
+    try:
+        macs = summarize(model, tuple(data.info.input_shape)).to_dict()["totals"]["macs"]
+    except (RuntimeError, ValueError, TypeError, AttributeError):   # not countable: decide without it
+        return None
+    return float(macs) * batch_size
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler inductor would use on the CPU, if there is one."""
+    for name in (os.environ.get("CXX"), "g++", "clang++", "c++"):
+        if name and shutil.which(name):
+            return name
+    return None
