@@ -52,3 +52,25 @@ def test_schedule_is_checkpointable():
     s = LRSchedule("cosine", 100, 10, 1.0)
     assert not callable(getattr(s, "__dict__", {}).get("kind"))   # plain data, saved by LambdaLR.state_dict
     assert math.isclose(s(99), 0.0, abs_tol=1e-3)
+
+
+def test_multistep_divides_the_lr_at_fractions_of_training():
+    """He et al.'s CIFAR ResNets: lr ÷ 10 at 50 % and 75 % of training (here 40 steps: steps 20 and 30)."""
+    lrs = _lrs(OptimConfig(lr=0.1, schedule="multistep", milestones=[0.5, 0.75], gamma=0.1))
+    assert lrs[:20] == pytest.approx([0.1] * 20)
+    assert lrs[20:30] == pytest.approx([0.01] * 10) and lrs[30:] == pytest.approx([0.001] * 10)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"schedule": "multistep"}, "optim.schedule=multistep needs optim.milestones"),
+    ({"schedule": "multistep", "milestones": [0.75, 0.5]}, "optim.milestones must increase"),
+])
+def test_multistep_milestones_are_checked(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        OptimConfig(**fields)
+
+
+def test_a_milestone_outside_training_is_one_line():
+    from nnstudy.resolution import load_config
+    with pytest.raises(ConfigError, match="milestones"):
+        load_config("mlp2", ["optim.schedule=multistep", "optim.milestones=[0.5, 1.5]"])

@@ -24,6 +24,7 @@ from pydantic import (
     StrictInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from .errors import ConfigError, clip, closest, expected_text
@@ -74,16 +75,27 @@ class OptimConfig(_Part):
     nesterov: Bool = False                              # SGD only
     weight_decay: Float = Field(0.0, ge=0.0)
     betas: tuple[Float, Float] = (0.9, 0.999)           # Adam/AdamW only
-    schedule: Literal["none", "step", "cosine", "onecycle", "linear"] = "none"
+    schedule: Literal["none", "step", "multistep", "cosine", "onecycle", "linear"] = "none"
     warmup_epochs: Float = Field(0.0, ge=0.0)           # linear warm-up, in epochs (fractions allowed)
     warmup_from: Float | None = Field(None, ge=0.0, le=1.0)  # lr multiplier at step 0; None: 1/25 onecycle, else ~0
     step_size: Float = Field(30.0, gt=0.0)              # "step": epochs between decays
-    gamma: Float = Field(0.1, gt=0.0)                   # "step": factor per decay
+    gamma: Float = Field(0.1, gt=0.0)                   # "step"/"multistep": factor per decay
+    # "multistep": decay by gamma at each of these fractions of training (He et al.'s CIFAR ResNets: [0.5, 0.75])
+    milestones: list[Annotated[Float, Field(gt=0.0, lt=1.0)]] = Field(default_factory=list)
     min_lr_ratio: Float = Field(0.0, ge=0.0, le=1.0)    # "cosine"/"onecycle"/"linear": final lr as a fraction of lr
     # BatchNorm/LayerNorm parameters train at lr × this, with weight_decay / this (the same decay per step):
     # airbench's 64× for its BN shifts
     norm_lr_scale: Annotated[PositiveFloat, Field(strict=True, allow_inf_nan=False)] = 1.0
     lookahead: Bool = False                             # airbench's lookahead averaging every 5 steps
+
+    @model_validator(mode="after")
+    def _milestones_for_multistep(self) -> "OptimConfig":
+        if self.schedule == "multistep" and not self.milestones:
+            raise ConfigError("optim.schedule=multistep needs optim.milestones, fractions of training in (0, 1), "
+                             "e.g. [0.5, 0.75]")
+        if list(self.milestones) != sorted(set(self.milestones)):
+            raise ConfigError(f"optim.milestones must increase: got {list(self.milestones)}")
+        return self
 
 
 class TrainConfig(_Part):

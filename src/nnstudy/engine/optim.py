@@ -52,7 +52,8 @@ class LRSchedule:
     """Multiplier of the base lr as a function of the optimiser step (0-based), for LambdaLR.
 
     - warm-up: linear from 1/warmup_steps to 1 over `warmup_steps` (all schedules);
-    - "none": constant; "step": × gamma every `step_size` epochs;
+    - "none": constant; "step": × gamma every `step_size` epochs; "multistep": × gamma at each of `milestones`
+      (fractions of training: the step round(fraction × total steps) is the first at the lower lr);
     - "cosine": cosine from 1 down to `min_ratio` over the steps after warm-up;
     - "onecycle": like PyTorch's OneCycleLR — warm-up from 1/25 of the lr (30% of training unless warmup_epochs
       is set), then cosine down to `min_ratio` (default 1/25 × 1e-4 of the lr);
@@ -66,7 +67,7 @@ class LRSchedule:
 
     def __init__(self, kind: str, total_steps: int, steps_per_epoch: int, warmup_epochs: float = 0.0,
                  step_size: float = 30.0, gamma: float = 0.1, min_ratio: float = 0.0,
-                 start: float | None = None) -> None:
+                 start: float | None = None, milestones: tuple[float, ...] = ()) -> None:
         self.kind = kind
         self.total = max(int(total_steps), 1)
         self.per_epoch = max(int(steps_per_epoch), 1)
@@ -75,6 +76,7 @@ class LRSchedule:
         self.warmup = min(int(round(warmup_epochs * self.per_epoch)), self.total - 1)
         self.step_size = step_size
         self.gamma = gamma
+        self.milestones = [round(m * self.total) for m in milestones]   # in optimiser steps
         self.start = start if start is not None else (1 / 25 if kind == "onecycle" else 0.0)
         self.min_ratio = min_ratio if (min_ratio or kind != "onecycle") else 1 / 25 * 1e-4
 
@@ -87,6 +89,8 @@ class LRSchedule:
             return 1.0
         if self.kind == "step":
             return self.gamma ** math.floor(step / self.per_epoch / self.step_size)
+        if self.kind == "multistep":
+            return self.gamma ** sum(step >= m for m in self.milestones)
         t = (step - self.warmup) / max(self.total - self.warmup, 1)
         if self.kind == "linear":
             return 1.0 - (1.0 - self.min_ratio) * min(t, 1.0)
@@ -97,5 +101,5 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, epochs: 
                     steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
     """A scheduler stepped once per optimiser step."""
     schedule = LRSchedule(cfg.schedule, epochs * steps_per_epoch, steps_per_epoch, cfg.warmup_epochs,
-                          cfg.step_size, cfg.gamma, cfg.min_lr_ratio, cfg.warmup_from)
+                          cfg.step_size, cfg.gamma, cfg.min_lr_ratio, cfg.warmup_from, tuple(cfg.milestones))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
