@@ -198,3 +198,33 @@ def test_cli_eval_refusals_are_one_line(tmp_path, capsys, kind):
     assert lines[0].startswith("nnstudy eval: error:")
     assert {"evil": "refused", "resnet32": "unexpected 72", "preset": "unknown weights preset"}[kind] in lines[0]
     assert not marker.exists()
+
+
+# ------------------------------------------------------------------------------- SPEC C: huyvnphan's checkpoints
+
+def test_a_huyvnphan_file_scores_in_the_study_as_the_model_that_wrote_it(tmp_path):
+    """SPEC C's one command: `nnstudy run cifar-resnet-depth --weights resnet18=resnet18.pt`. A file written in
+    huyvnphan/PyTorch_CIFAR10's format (a plain state_dict, torchvision's names) is scored with their
+    normalisation, chosen from the format, and its accuracy lands in the study's table."""
+    import csv
+    torch.manual_seed(3)
+    model = build_model("resnet18").eval()
+    path = tmp_path / "resnet18.pt"
+    torch.save(model.state_dict(), path)
+    test = build_dataset("cifar10-sample").test
+    mean = torch.tensor((0.4914, 0.4822, 0.4465)).view(1, 3, 1, 1)   # huyvnphan's statistics, written out
+    std = torch.tensor((0.2471, 0.2435, 0.2616)).view(1, 3, 1, 1)
+    with torch.no_grad():
+        logits = torch.cat([model((x.float() / 255 - mean) / std) for x in test.inputs.split(250)])
+    expected = int((logits.argmax(1) == test.targets).sum()) / len(test.targets)
+
+    rc = main(["run", "cifar-resnet-depth", "--variants", "resnet18", "--weights", f"resnet18={path}",
+               "--out", str(tmp_path / "studies"), "--quiet", "data.name=cifar10-sample", "train.precision=fp32",
+               "train.channels_last=false"])
+    assert rc == 0
+    study = next((tmp_path / "studies").iterdir())
+    summary = json.loads((study / "runs" / "resnet18__s0" / "summary.json").read_text())
+    assert "published weights resnet18.pt" in summary["selected_by"] and "huyvnphan" in summary["selected_by"]
+    assert summary["metrics"]["test_acc"] == pytest.approx(expected)
+    rows = list(csv.DictReader(open(study / "summary.csv")))
+    assert [float(r["test_acc_mean"]) for r in rows if r["variant"] == "resnet18"] == [pytest.approx(expected)]
