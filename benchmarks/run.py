@@ -31,6 +31,11 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         "Steps per second of the PyTorch tutorial protocol (tutorial_cnn, batch 4, SGD) in the tutorial's own "
         "DataLoader loop, the tightest hand-written loop, nnstudy's engine and the compute alone.",
         ["--steps", "1500", "--repeats", "3"], True),
+    "seed_protocol_e2e": (
+        "The seed protocol end to end: the tutorial loop run after run against `nnstudy run`",
+        "Wall time of the write-up's whole protocol (`cifar-mlp-depth` and `cifar-cnn-ablation`, every variant and "
+        "seed on the full CIFAR-10) as the tutorial's loop runs it, one run after another, and as `nnstudy run` "
+        "does.", [], True),
     "energy_formulations": (
         "2. Energy: the blog's window protocol against nnstudy's chunk formulation",
         "Time per epoch and peak memory of each formulation, and (with --time-to-accuracy) the training time "
@@ -97,7 +102,7 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], bool]] = {
         ["--repeats", "10"], False),
 }
 # hours each (data preparation and minutes per cell; an hour per airbench94 seed on 2 cores): only when asked
-SLOW = {"energy_formulations", "cifar_speedrun", "precision_accuracy", "engine_overhead"}
+SLOW = {"energy_formulations", "cifar_speedrun", "precision_accuracy", "engine_overhead", "seed_protocol_e2e"}
 
 
 def run(name: str, extra: list[str]) -> float:
