@@ -186,3 +186,10 @@ def test_train_compile_without_a_cpp_compiler_is_one_line(tmp_path, toy_override
     with pytest.raises(ConfigError, match="train.compile=true: .*C\\+\\+ compiler"):
         train(load_config("mlp2", toy_overrides + ["train.compile=true"]), progress=False)
     assert not (tmp_path / "runs").exists()   # refused before anything was written
+
+
+def test_auto_keeps_fp32_for_forecasting():
+    """bf16 costs the energy GRU accuracy on every seed (benchmarks/precision_accuracy.py): the task says so."""
+    from nnstudy.tasks import build_task
+    rt = Runtime.setup(device="cpu", precision="auto", task=build_task("forecasting"))
+    assert rt.precision == "fp32" and rt.precision_reason.startswith("forecasting: bf16 rounds each forecast")
