@@ -61,14 +61,19 @@ def main() -> None:
 
 def markdown(result: dict) -> str:
     lines = [f"`{result['command']}` — {result['machine_type']}, {result['threads']} threads, torch "
-             f"{result['torch']}; ms per training step at the precision auto picks, medians of {result['repeats']} "
-             f"rounds of {result['steps']} steps", "",
+             f"{result['torch']}; ms per training step at the precision auto picked when measured, medians of "
+             f"{result['repeats']} rounds of {result['steps']} steps", "",
              "| recipe | precision | eager ms | compiled ms | speed-up | compile s | break-even steps |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
-        even = f"{r['break_even_steps']:,.0f}" if r["break_even_steps"] is not None else "never"
+        if r["break_even_steps"] is None:
+            even = "never"
+        elif r["compile_s"] < 0.5:   # nothing measurable to pay back (e.g. a recurrent net dynamo leaves eager)
+            even = "at once"
+        else:
+            even = f"{r['break_even_steps']:,.0f}"
         lines.append(f"| {r['recipe']} | {r['precision']} | {r['eager_ms']:.1f} | {r['compiled_ms']:.1f} | "
-                     f"{r['eager_ms'] / r['compiled_ms']:.2f}× | {r['compile_s']:.1f} | {even} |")
+                     f"{r['eager_ms'] / r['compiled_ms']:.2f}× | {max(r['compile_s'], 0.0):.1f} | {even} |")
     return "\n".join(lines)
 
 

@@ -112,8 +112,9 @@ class TrainConfig(_Part):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # NHWC tensors for conv nets; auto = on when the model has 2-D convolutions (benchmarks/training_formats.py)
     channels_last: Bool | Literal["auto"] = "auto"
-    # torch.compile (inductor) of the model the training step runs; evaluation stays eager. Off by default: it costs
-    # a compilation per run and did not win on the recipes measured (benchmarks/compile_speed.py)
+    # torch.compile (inductor) of the model the training step runs; evaluation stays eager. Off by default: on a
+    # Zen 4 CPU it made airbench94 and the small nets 17-38 % slower, ResNet-18 and the energy GRU 4-7 % faster
+    # (benchmarks/compile_speed.py)
     compile: Bool = False
     # seconds of training between mid-epoch checkpoints: 0 = after every step, null = only at epoch ends
     checkpoint_every: Float | None = Field(60.0, ge=0.0)
