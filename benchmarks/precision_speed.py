@@ -4,14 +4,16 @@
 
 For each shipped recipe (the model, batch size, optimiser and data of its study or the quickstart), the engine's own
 training step — the Task's loss under the Runtime's autocast, backward, optimiser step — timed over `--steps` steps
-after 3 warm-up steps, in fp32 and in bf16, the two alternating within each of `--repeats` rounds (medians). The
-Runtime sets both up as a run would (memory format included); "auto" is what decide_precision picks on this machine
-and its time that of the precision it picks. Goal (issue #18): auto within 5 % of the better of the two on every
-recipe, on every machine type. Writes benchmarks/results/precision_speed/<machine type>.json.
+(more for steps of a few ms: at least 2 s of them) after 3 warm-up steps, in fp32 and in bf16, the two alternating
+within each of `--repeats` rounds (medians). The Runtime sets both up as a run would (memory format included);
+"auto" is what decide_precision picks on this machine and its time that of the precision it picks. Goal (issue
+#18): auto within 5 % of the better of the two on every recipe, on every machine type. Writes
+benchmarks/results/precision_speed/<machine type>.json.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -44,6 +46,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "seizure GRU, batch 32": ("rnn_classifier", ["data.name=seizure-sample", "train.batch_size=32"]),
 }
 WARMUP = 3
+MIN_SECONDS = 2.0   # timed per measurement, at least
 
 
 def step_time(model_name: str, overrides: list[str], precision: str, steps: int, compile: bool = False) -> float:
@@ -66,9 +69,12 @@ def timed_steps(model_name: str, overrides: list[str], precision: str, steps: in
     batch, n = cfg.train.batch_size, len(data.train)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
     start = t0 = time.perf_counter()
-    for i in range(WARMUP + steps):
+    i = 0
+    while i < WARMUP + steps:
         if i == WARMUP:
             t0 = time.perf_counter()
+            # steps of a few ms: at least MIN_SECONDS of them, or the timer's and the machine's noise dominates
+            steps = max(steps, math.ceil(MIN_SECONDS / max((t0 - start) / WARMUP, 1e-6)))
         idx = order[(i * batch) % max(n - batch, 1):][:batch]
         g = data.train.groups[idx] if data.train.groups is not None else None
         x = rt.inputs(data.transform(data.train.inputs[idx], True, None))
@@ -77,6 +83,7 @@ def timed_steps(model_name: str, overrides: list[str], precision: str, steps: in
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        i += 1
     return t0 - start, (time.perf_counter() - t0) / steps
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from nnstudy.engine import train
 from nnstudy.engine.build import build_parts
-from nnstudy.engine.runtime import BF16_CPU_FLAGS, Runtime, decide_precision, step_macs
+from nnstudy.engine.runtime import BF16_CPU_FLAGS, Runtime, decide_precision, fp32_reason, step_macs
 from nnstudy.resolution import load_config
 
 # (setting, device, CPU flags, CUDA capability, model/task fp32 reason) -> (precision, reason contains)
@@ -75,7 +75,8 @@ def test_the_summary_records_the_choice_and_why(tmp_path, toy_overrides):
     runtime = train(cfg, progress=False).summary["runtime"]
     parts = build_parts(cfg)
     macs = step_macs(parts.model, parts.data, cfg.train.batch_size) if _flags() & set(BF16_CPU_FLAGS) else None
-    expected = decide_precision("auto", "cpu", flags=_flags(), step_macs=macs)
+    expected = decide_precision("auto", "cpu", flags=_flags(), step_macs=macs,
+                                fp32_reason=fp32_reason(parts.model, parts.task))
     assert (runtime["precision"], runtime["precision_reason"]) == expected
     assert runtime["memory_format"] == "channels_last" and runtime["device"] == "cpu"
 
@@ -147,7 +148,7 @@ def test_a_run_resumed_on_another_machine_type_keeps_its_first_precision(tmp_pat
         ends(self)
         raise KeyboardInterrupt   # killed after epoch 1's checkpoint
     monkeypatch.setattr(loop._Trainer, "_end_epoch", stop_after_first_epoch)
-    cfg = load_config("tutorial_cnn", toy_overrides + ["name=moved"])
+    cfg = load_config("mlp2", toy_overrides + ["name=moved"])   # a model that does not keep fp32 itself
     with pytest.raises(KeyboardInterrupt):
         train(cfg, progress=False)
     monkeypatch.setattr(loop._Trainer, "_end_epoch", ends)

@@ -65,7 +65,15 @@ def tutorial_cnn(*, act: str = "relu", conv_layers: int = 2, width: int = 1, num
         layers += [nn.Conv2d(in_channels, out_channels, KERNEL, padding=padding), get_act(act), nn.MaxPool2d(2)]
         in_channels = out_channels
     c, h, w = feature_shape(layers, input_shape)
-    return nn.Sequential(OrderedDict(
+    net = nn.Sequential(OrderedDict(
         features=nn.Sequential(*layers),
         classifier=MLP(c * h * w, HIDDEN, num_classes, act=act),
     ))
+    net.fp32_reason = FP32_REASON   # train.precision auto keeps fp32 (engine/runtime.py)
+    return net
+
+
+# measured, benchmarks/precision_speed.py (AMD EPYC Zen 4, 2 threads, three runs): batch 4 0.7-0.94×, batch 32
+# 0.90-1.01× the speed of fp32 — convolutions of 3-32 channels are too narrow for bf16's kernels to gain
+FP32_REASON = ("tutorial_cnn: bf16 autocast is no faster than fp32 for convolutions this narrow "
+               "(benchmarks/precision_speed.py)")
