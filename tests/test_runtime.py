@@ -169,7 +169,7 @@ def test_auto_keeps_fp32_for_a_model_that_says_why():
 def test_train_compile_computes_the_same_run_and_saves_the_models_own_weights(tmp_path, toy_overrides):
     """train.compile=true: the same losses as eager (inductor fuses and reorders: to 1e-4), the summary says it, and
     the weights saved carry the model's own names (no `_orig_mod.` prefix), so they load without compile."""
-    common = toy_overrides + ["train.precision=fp32", "model.name=mlp2"]
+    common = toy_overrides + ["train.precision=fp32"]
     eager = train(load_config("mlp2", common + ["name=eager"]), progress=False)
     compiled = train(load_config("mlp2", common + ["name=compiled", "train.compile=true"]), progress=False)
     assert compiled.summary["runtime"]["compile"] is True and eager.summary["runtime"]["compile"] is False
