@@ -73,7 +73,7 @@ def tutorial_cnn(*, act: str = "relu", conv_layers: int = 2, width: int = 1, num
     return net
 
 
-# measured, benchmarks/precision_speed.py (AMD EPYC Zen 4, 2 threads, three runs): batch 4 0.7-0.94×, batch 32
-# 0.90-1.01× the speed of fp32 — convolutions of 3-32 channels are too narrow for bf16's kernels to gain
+# measured, benchmarks/precision_speed.py (AMD EPYC Zen 4, 2 threads, four runs): batch 4 0.70-0.94×, batch 32
+# 0.86-1.01× the speed of fp32 — convolutions of 3-32 channels are too narrow for bf16's kernels to gain
 FP32_REASON = ("tutorial_cnn: bf16 autocast is no faster than fp32 for convolutions this narrow "
                "(benchmarks/precision_speed.py)")
