@@ -11,9 +11,9 @@ recipe, so the table also gives the end-to-end time without them (wall − their
 summary records them).
 
 The curve is test accuracy (per-epoch, without TTA) against cumulative training seconds, plus the final point
-with TTA at training + final-test seconds. Results: benchmarks/results/cifar_speedrun/<machine type>.json and the figure
-docs/figures/cifar_speedrun.png. Runs already finished in the runs folder (with their timing) are kept, so a
-killed benchmark continues where it stopped. Needs the full CIFAR-10 (`nnstudy data add cifar10 ...`).
+with TTA at training + final-test seconds. Results: benchmarks/results/cifar_speedrun/<machine type>.json and the
+figure docs/figures/cifar_speedrun-<machine type>.png. Runs already finished in the runs folder (with their timing)
+are kept, so a killed benchmark continues where it stopped. Needs the full CIFAR-10 (`nnstudy data add cifar10 ...`).
 """
 from __future__ import annotations
 
@@ -30,11 +30,15 @@ from pathlib import Path
 
 import yaml
 
-from _common import environment, save
+from _common import environment, save, slug
 from nnstudy.study.spec import load_study_spec
 
 HERE = Path(__file__).resolve().parent
-FIGURE = HERE.parent / "docs" / "figures" / "cifar_speedrun.png"
+FIGURES = HERE.parent / "docs" / "figures"   # cifar_speedrun-<machine type>.png: one curve per machine type
+
+
+def figure_name(result: dict) -> str:
+    return f"cifar_speedrun-{slug(result['machine_type'])}.png"
 THRESHOLDS = (0.80, 0.90, 0.93, 0.94)   # accuracies whose first crossing is reported, as fractions
 
 
@@ -100,7 +104,8 @@ def _summarise(variant: str, runs: list[dict], cfg: dict) -> dict:
     }
 
 
-def figure(result: dict, path: Path = FIGURE) -> None:
+def figure(result: dict, path: Path | None = None) -> None:
+    path = path or FIGURES / figure_name(result)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -126,7 +131,7 @@ def figure(result: dict, path: Path = FIGURE) -> None:
     ax.set_xlabel("training minutes, log scale (final point: + test with TTA)")
     ax.set_ylabel("CIFAR-10 test accuracy (%)")
     ax.set_ylim(50, 97)
-    ax.set_title(f"cifar-speedrun time to accuracy — {result['machine']}", fontsize=9)
+    ax.set_title(f"cifar-speedrun time to accuracy — {result.get('machine_type', result['machine'])}", fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +218,7 @@ def markdown(r: dict) -> str:
             cells += [""] * (width - len(cells))
             lines.append(f"| {v['variant']} | {run['seed']} | " + " | ".join(cells)
                          + f" | {100 * run['test_acc_tta']:.2f} % |")
-    lines += ["", "![time to accuracy](figures/cifar_speedrun.png)"]
+    lines += ["", f"![time to accuracy](figures/{figure_name(r)})"]
     return "\n".join(lines)
 
 
