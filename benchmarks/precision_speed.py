@@ -117,9 +117,14 @@ def main() -> None:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"`{result['command']}` — {result['machine_type']}, {result['threads']} threads, torch "
-             f"{result['torch']}; ms per training step, medians of {result['repeats']} rounds of {result['steps']} "
-             f"steps", "", "| recipe | fp32 ms | bf16 ms | bf16 speed-up | auto picks | auto vs the better |",
+    commands = list(dict.fromkeys(r.get("command", result["command"]) for r in result["rows"]))
+    source = (f"`{commands[0]}`" if len(commands) == 1 else
+              f"{len(commands)} runs of `benchmarks/precision_speed.py` (each row's command is in its results file; "
+              f"the last: `{result['command']}`)")
+    lines = [f"{source} — {result['machine_type']}, {result['threads']} threads, torch {result['torch']}; ms per "
+             f"training step, medians of {result['repeats']} rounds of at least {result['steps']} steps (runs since "
+             f"2026-12-01 16:00: and at least 2 s)",
+             "", "| recipe | fp32 ms | bf16 ms | bf16 speed-up | auto picks | auto vs the better |",
              "|---|---:|---:|---:|---|---:|"]
     lines += [f"| {r['recipe']} | {r['fp32_ms']:.1f} | {r['bf16_ms']:.1f} | {r['fp32_ms'] / r['bf16_ms']:.2f}× | "
               f"{r['auto']} | {100 * (r['auto_vs_best'] - 1):+.0f} % |" for r in result["rows"]]
