@@ -122,8 +122,7 @@ def markdown(result: dict) -> str:
               f"{len(commands)} runs of `benchmarks/precision_speed.py` (each row's command is in its results file; "
               f"the last: `{result['command']}`)")
     lines = [f"{source} — {result['machine_type']}, {result['threads']} threads, torch {result['torch']}; ms per "
-             f"training step, medians of {result['repeats']} rounds of at least {result['steps']} steps (runs since "
-             f"2026-12-01 16:00: and at least 2 s)",
+             f"training step, medians of {result['repeats']} rounds of at least {result['steps']} steps",
              "", "| recipe | fp32 ms | bf16 ms | bf16 speed-up | auto picks | auto vs the better |",
              "|---|---:|---:|---:|---|---:|"]
     lines += [f"| {r['recipe']} | {r['fp32_ms']:.1f} | {r['bf16_ms']:.1f} | {r['fp32_ms'] / r['bf16_ms']:.2f}× | "
