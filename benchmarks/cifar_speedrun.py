@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from _common import environment, save, slug
+from _common import environment, machine, save, slug
 from nnstudy.study.spec import load_study_spec
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ FIGURES = HERE.parent / "docs" / "figures"   # cifar_speedrun-<machine type>.png
 
 
 def figure_name(result: dict) -> str:
-    return f"cifar_speedrun-{slug(result['machine_type'])}.png"
+    return f"cifar_speedrun-{slug(result.get('machine_type') or machine()['machine_type'])}.png"
 THRESHOLDS = (0.80, 0.90, 0.93, 0.94)   # accuracies whose first crossing is reported, as fractions
 
 

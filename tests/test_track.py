@@ -284,3 +284,40 @@ def test_a_killed_run_resumed_continues_the_same_tracked_run(tmp_path, monkeypat
                                                     for r in rows]
     acc = _tensorboard(run / "tensorboard")
     assert [e.step for e in acc.Scalars("val_acc")] == [1, 2, 3, 4]
+
+
+def _experiment_in(uri: str, barrier) -> None:
+    import time
+
+    from mlflow import MlflowClient
+    from mlflow.store.tracking.file_store import FileStore
+
+    from nnstudy.track.mlflow import experiment_id
+    check = FileStore._validate_experiment_does_not_exist
+
+    def slow_check(self, name):   # widens the store's own window between "not there" and "made" to 0.3 s
+        check(self, name)
+        time.sleep(0.3)
+    FileStore._validate_experiment_does_not_exist = slow_check   # in this child process only
+    barrier.wait()   # all at once, as a study's workers starting their first runs
+    experiment_id(MlflowClient(uri), "race")
+
+
+def test_workers_starting_at_once_make_one_experiment_in_a_file_store(tmp_path, monkeypatch):
+    """MLflow's file store keeps no names unique: nnstudy's workers take turns creating the study's experiment, so
+    their runs are not split between two experiments of one name."""
+    import multiprocessing
+    pytest.importorskip("mlflow")
+    from mlflow import MlflowClient
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(4)
+    workers = [ctx.Process(target=_experiment_in, args=(uri, barrier)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0] * 4
+    names = [e.name for e in MlflowClient(uri).search_experiments()]
+    assert names.count("race") == 1, names

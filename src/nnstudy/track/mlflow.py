@@ -8,12 +8,15 @@ and an export sends only what is missing.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import mlflow
 import pandas as pd
@@ -50,15 +53,41 @@ def _client(destination: str | None) -> MlflowClient:
 
 def experiment_id(client: MlflowClient, study: str | None) -> str:
     name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or study or "nnstudy"
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        if found.lifecycle_stage == "deleted":
-            client.restore_experiment(found.experiment_id)
-        return found.experiment_id
+    with _one_at_a_time(client.tracking_uri):
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                client.restore_experiment(found.experiment_id)
+            return found.experiment_id
+        try:
+            return client.create_experiment(name)
+        except mlflow.exceptions.MlflowException:   # made by another process meanwhile (databases refuse twins)
+            return client.get_experiment_by_name(name).experiment_id
+
+
+@contextlib.contextmanager
+def _one_at_a_time(uri: str) -> Iterator[None]:
+    """MLflow's file store does not keep experiment names unique: two workers of a study starting at once would each
+    create the study's experiment, and its runs would be split between two experiments of one name. On a local file
+    store they take turns, by a lock on the store's directory (nothing written into it); servers and databases
+    refuse the second experiment themselves."""
+    parsed = urllib.parse.urlparse(uri)
+    root = Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else \
+        Path(uri) if not parsed.scheme else None
     try:
-        return client.create_experiment(name)
-    except mlflow.exceptions.MlflowException:   # made by another process meanwhile
-        return client.get_experiment_by_name(name).experiment_id
+        import fcntl
+    except ImportError:   # Windows: no flock; a race there can still split the runs
+        fcntl = None
+    if root is None or fcntl is None:
+        yield
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
 
 
 def find_run(client: MlflowClient, experiment: str, tag: str, value: str) -> Any:
