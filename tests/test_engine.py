@@ -103,6 +103,19 @@ def test_eval_every_steps_logs_validation_curve(toy_overrides):
     assert steps == list(range(4, 2 * 12 + 1, 4))       # 192 training images / 16 = 12 steps per epoch
 
 
+def test_test_every_epoch_also_logs_test_every_n_steps(toy_overrides):
+    """SPEC D: the write-up logged test accuracy every 250 iterations; with eval_every_steps and test_every_epoch the
+    steps.csv has it beside validation, and the step at an epoch's end scores the weights metrics.csv scores."""
+    result = _train(toy_overrides, "name=steptest", "train.eval_every_steps=6", "train.test_every_epoch=true")
+    lines = (result.run_dir / "steps.csv").read_text().splitlines()
+    assert lines[0] == "step,epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc"
+    rows = [dict(zip(lines[0].split(","), line.split(","))) for line in lines[1:]]
+    epochs = (result.run_dir / "metrics.csv").read_text().splitlines()
+    per_epoch = [dict(zip(epochs[0].split(","), line.split(","))) for line in epochs[1:]]
+    at_end = [r for r in rows if int(r["step"]) % 12 == 0]   # 12 steps per epoch: steps 12 and 24
+    assert [float(r["test_acc"]) for r in at_end] == pytest.approx([float(r["test_acc"]) for r in per_epoch])
+
+
 def test_test_every_epoch_logs_a_test_curve_that_matches_the_final_test(toy_overrides):
     result = _train(toy_overrides, "name=tcurve", "train.epochs=1", "train.test_every_epoch=true")
     header, row = (result.run_dir / "metrics.csv").read_text().splitlines()

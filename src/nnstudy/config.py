@@ -119,7 +119,8 @@ class TrainConfig(_Part):
     # seconds of training between mid-epoch checkpoints: 0 = after every step, null = only at epoch ends
     checkpoint_every: Float | None = Field(60.0, ge=0.0)
     eval_every_steps: PositiveInt | None = None         # also evaluate on validation every N steps (steps.csv)
-    test_every_epoch: Bool = False                      # also score test after each epoch (curves only)
+    # also score test after each epoch and at each eval_every_steps evaluation (curves only: selection is on val)
+    test_every_epoch: Bool = False
     eval_samples: PositiveInt | None = None             # in-training evaluations use a fixed subset this large
     # test-time augmentation of the final test (images): average the logits over flipped (and shifted) copies
     tta: Literal["none", "flip", "flip_translate"] = "none"

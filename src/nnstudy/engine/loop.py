@@ -377,15 +377,18 @@ class _Trainer:
         self._save()
 
     def _eval_step(self, sums: dict[str, torch.Tensor]) -> float:
-        """Validation metrics at this optimiser step (SPEC D logs accuracy every N iterations; we log validation,
-        not test, so the test split is still touched once). Its time counts as evaluation, not training."""
+        """Validation metrics at this optimiser step, and with train.test_every_epoch the test curve's too (SPEC D
+        logged test accuracy every N iterations: the curve beside ours; selection stays on validation). Its time
+        counts as evaluation, not training."""
         t0 = time.perf_counter()
         val, _ = self._evaluate(self.val_split)
+        test = self._evaluate(self.test_curve_split)[0] if self.test_curve_split is not None else {}
         self.model.train()
         running = self.task.finalize(self.group.add(plain(sums)))
         self.step_history.append({"step": self.epoch * self.steps_per_epoch + self.step, "epoch": self.epoch + 1,
                                   **{f"train_{k}": v for k, v in running.items()},
-                                  **{f"val_{k}": v for k, v in val.items()}})
+                                  **{f"val_{k}": v for k, v in val.items()},
+                                  **{f"test_{k}": v for k, v in test.items()}})
         if self.group.main:
             self.run_dir.write_metrics(self.step_history, self.run_dir.steps_path)
         if self.trackers:
