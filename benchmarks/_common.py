@@ -73,10 +73,8 @@ def merged_rows(name: str, rows: list[dict[str, Any]], key: str = "recipe") -> l
     command = "python " + " ".join(sys.argv)
     new = {r[key]: {**r, "command": command} for r in rows}
     path = result_path(name)
-    old = json.loads(path.read_text())["rows"] if path.is_file() else []
-    kept = [new.pop(r[key]) if r[key] in new else {"command": old_command(path), **r} for r in old]
+    earlier = json.loads(path.read_text()) if path.is_file() else {"rows": []}
+    # rows from before rows carried their command were measured by the earlier result's command
+    kept = [new.pop(r[key]) if r[key] in new else {"command": earlier.get("command", ""), **r}
+            for r in earlier["rows"]]
     return kept + list(new.values())
-
-
-def old_command(path: Path) -> str:
-    return json.loads(path.read_text()).get("command", "")

@@ -114,7 +114,7 @@ def main() -> None:
         if args.side in ("nnstudy", "both"):
             row["nnstudy_s"] = nnstudy_side(study, args.epochs, args.subset, out)
         rows.append(row)
-    save("seed_protocol_e2e", {**environment(epochs=args.epochs, subset=args.subset, cpus=torch.get_num_threads()),
+    save("seed_protocol_e2e", {**environment(epochs=args.epochs, subset=args.subset, threads=torch.get_num_threads()),
                                "rows": rows}, markdown)
 
 
