@@ -48,7 +48,9 @@ def _client(destination: str | None) -> MlflowClient:
     # MLflow prints two "View run … at" lines per run ended on a server, from the tracker's thread; nnstudy says
     # where the runs went itself
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    return MlflowClient(destination or mlflow.get_tracking_uri())
+    uri = destination or mlflow.get_tracking_uri()
+    with _one_at_a_time(uri):   # a new file store creates its "Default" experiment on opening: a race of its own
+        return MlflowClient(uri)
 
 
 def experiment_id(client: MlflowClient, study: str | None) -> str:
@@ -69,8 +71,9 @@ def experiment_id(client: MlflowClient, study: str | None) -> str:
 def _one_at_a_time(uri: str) -> Iterator[None]:
     """MLflow's file store does not keep experiment names unique: two workers of a study starting at once would each
     create the study's experiment, and its runs would be split between two experiments of one name. On a local file
-    store they take turns, by a lock on the store's directory (nothing written into it); servers and databases
-    refuse the second experiment themselves."""
+    store they take turns, by a lock on the directory that holds the store (nothing written there; not the store's own
+    directory: MLflow sets a new store up, "Default" experiment included, only when that directory is missing);
+    servers and databases refuse the second experiment themselves."""
     parsed = urllib.parse.urlparse(uri)
     root = Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else \
         Path(uri) if not parsed.scheme else None
@@ -81,8 +84,9 @@ def _one_at_a_time(uri: str) -> Iterator[None]:
     if root is None or fcntl is None:
         yield
         return
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root, os.O_RDONLY)
+    holder = root.absolute().parent
+    holder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(holder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
