@@ -175,7 +175,8 @@ def test_report_reads_run_directories_only(study_dir, tmp_path, monkeypatch):
 
 
 def test_step_curves_when_runs_log_every_n_steps(tmp_path):
-    """Runs trained with train.eval_every_steps get a 'validation every N steps' figure."""
+    """Runs trained with train.eval_every_steps get a 'validation every N steps' figure, with the test curve where
+    they scored test too (SPEC D)."""
     import yaml
 
     from nnstudy.report import build_report
@@ -183,11 +184,13 @@ def test_step_curves_when_runs_log_every_n_steps(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"name": "st", "seeds": [0], "base": {
         "model": {"name": "mlp2"}, "data": {"name": "cifar10-sample", "subset": 200},
-        "train": {"epochs": 2, "batch_size": 20, "threads": 1, "eval_every_steps": 5}}}))
+        "train": {"epochs": 2, "batch_size": 20, "threads": 1, "eval_every_steps": 5,
+                  "test_every_epoch": True}}}))
     outcome = run_study(load_study_spec(path), out_dir=tmp_path, progress=False)
     paths = build_report(outcome.study_dir)
     assert "figures/step_curves.png" in paths
-    assert "step_curves.png" in (outcome.study_dir / "report.md").read_text()
+    report = (outcome.study_dir / "report.md").read_text()
+    assert "step_curves.png" in report and "Validation and test metrics every N optimiser steps" in report
     # a trained run keeps what its report draws: class names, and a fixed sample of its test images
     summary = json.loads((outcome.study_dir / "runs" / "base__s0" / "summary.json").read_text())
     assert summary["data"]["num_classes"] == 10 and summary["data"]["class_names"][0] == "airplane"

@@ -167,7 +167,7 @@ def _legend_below(fig, handles, labels, ncol: int) -> None:
 # ------------------------------------------------------------------------------------------ 1. learning curves
 
 _SPLIT_STYLES = {"train": "--", "val": "-", "test": ":"}
-_CURVE_LEGEND = {"train": "train", "val": "validation", "test": "test (each epoch; not used for selection)"}
+_CURVE_LEGEND = {"train": "train", "val": "validation", "test": "test (not used for selection)"}
 
 
 def learning_curves(histories: Mapping[str, Sequence[pd.DataFrame]], path: str | Path, *,

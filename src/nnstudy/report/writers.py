@@ -130,10 +130,13 @@ def _make_figures(ctx: Context) -> list[Block]:
     steps = {v: [r.steps for r in ctx.finished(v) if r.steps is not None] for v in ctx.variants}
     steps = {v: h for v, h in steps.items() if h}
     if steps:
+        tested = any(c.startswith("test_") for dfs in steps.values() for df in dfs for c in df.columns)
+        scored = "Validation and test" if tested else "Validation"
         image("step_curves", lambda p: F.learning_curves(steps, p, colors=ctx.colors, loss_name=loss_name, unit=unit,
-                                                          x_axis="step", title="Validation every N optimiser steps"),
-              "Validation metrics every N optimiser steps (train.eval_every_steps; train = running mean of the "
-              "epoch so far): line = mean over seeds, band = mean ± std.")
+                                                          x_axis="step", title=f"{scored} every N optimiser steps"),
+              f"{scored} metrics every N optimiser steps (train.eval_every_steps; train = running mean of the "
+              "epoch so far" + (", test dotted: curves only, the epoch is selected on validation" if tested else "")
+              + "): line = mean over seeds, band = mean ± std.")
 
     pair: list[Block] = []
     for key, xlabel, stem, what in (("params", "trainable parameters", "tradeoff_params", "model size"),
