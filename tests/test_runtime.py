@@ -70,6 +70,20 @@ def test_the_runtime_weighs_the_training_step_of_the_model_and_batch(monkeypatch
     assert torch.equal(torch.rand(1), after)
 
 
+def test_a_run_counts_its_multiply_adds_once(monkeypatch, toy_overrides):
+    """auto's count (deciding bf16 on a bf16 CPU) is the one the summary records: one counting pass per run."""
+    from nnstudy.engine import runtime
+    from nnstudy.measure import flops
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    passes = []
+    count = flops.summarize
+    monkeypatch.setattr(flops, "summarize", lambda *a, **k: passes.append(1) or count(*a, **k))
+    cfg = load_config("mlp2", toy_overrides + ["train.epochs=1", "name=once"])
+    summary = train(cfg, progress=False).summary
+    assert len(passes) == 1 and summary["compute"]["macs"] > 0
+    assert "multiply-adds per training step" in summary["runtime"]["precision_reason"]
+
+
 def test_the_summary_records_the_choice_and_why(tmp_path, toy_overrides):
     cfg = load_config("tutorial_cnn", toy_overrides + ["train.epochs=1", "name=a"])
     runtime = train(cfg, progress=False).summary["runtime"]

@@ -22,7 +22,7 @@ import contextlib
 import functools
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..measure import summarize
+from ..measure import forward_cost
 from .device import pick_device, set_threads, to_memory_format, use_channels_last
 
 __all__ = ["Runtime", "decide_precision", "cpu_flags", "cuda_capability", "step_macs", "BF16_CPU_FLAGS",
@@ -114,6 +114,7 @@ class Runtime:
     channels_last: bool            # NHWC activations (conv nets)
     threads: int                   # torch intra-op threads
     compile: bool = False          # the training step's model through torch.compile (inductor)
+    cost: dict[str, Any] | None = field(default=None, compare=False)   # forward_cost, where auto counted it
 
     @classmethod
     def setup(cls, *, device: str | torch.device = "auto", precision: str = "auto", threads: int | None = None,
@@ -129,16 +130,18 @@ class Runtime:
                               "C++); none found (CXX, g++, clang++, c++): install one, or set train.compile=false")
         keep = fp32_reason(model, task)
         flags = cpu_flags() if dev.type == "cpu" else frozenset()
-        macs = None
-        if precision == "auto" and flags & set(BF16_CPU_FLAGS) and not keep and data is not None and batch_size:
-            macs = step_macs(model, data, batch_size)
+        cost = macs = None
+        if precision == "auto" and flags & set(BF16_CPU_FLAGS) and not keep and data is not None and batch_size \
+                and model is not None:
+            cost = forward_cost(model, data.info.input_shape)   # the run summary reuses it
+            macs = _step_macs(cost, batch_size)
         chosen, why = decide_precision(precision, dev.type, flags=flags, capability=cuda_capability(dev),
                                        fp32_reason=keep, step_macs=macs)
         if dev.type == "cuda" and precision == "auto" and (cuda_capability(dev) or (0, 0)) >= (8, 0):
             torch.backends.cuda.matmul.allow_tf32 = True   # the fp32 matmuls autocast leaves (e.g. the loss)
             torch.backends.cudnn.allow_tf32 = True
         fmt = use_channels_last(channels_last, model) if model is not None else bool(channels_last is True)
-        return cls(dev, chosen, why, fmt, torch.get_num_threads(), bool(compile))
+        return cls(dev, chosen, why, fmt, torch.get_num_threads(), bool(compile), cost)
 
     def prepare(self, model: nn.Module) -> nn.Module:
         """`model` on this device, in this memory format."""
@@ -179,13 +182,11 @@ class Runtime:
 def step_macs(model: nn.Module | None, data: Any, batch_size: int) -> float | None:
     """Forward multiply-adds of one training step: per-sample MACs (nnstudy.measure, one pass on zeros in eval
     mode: no random draws, the model unchanged) × `batch_size`; None where they cannot be counted."""
-    if model is None:
-        return None
-    try:
-        macs = summarize(model, tuple(data.info.input_shape)).to_dict()["totals"]["macs"]
-    except (RuntimeError, ValueError, TypeError, AttributeError):   # not countable: decide without it
-        return None
-    return float(macs) * batch_size
+    return None if model is None else _step_macs(forward_cost(model, data.info.input_shape), batch_size)
+
+
+def _step_macs(cost: dict[str, Any], batch_size: int) -> float | None:
+    return float(cost["macs"]) * batch_size if "macs" in cost else None   # not countable: decide without it
 
 
 def cpp_compiler() -> str | None:

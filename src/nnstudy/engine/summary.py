@@ -13,7 +13,7 @@ from torch import nn
 
 from ..config import RunConfig
 from ..data.base import Dataset
-from ..measure import environment, peak_memory_mb, summarize
+from ..measure import environment, forward_cost, peak_memory_mb
 from ..models import count_params
 from ..resolution import sources
 from .runtime import Runtime
@@ -38,13 +38,12 @@ class Timing:
                 else round(self.train_samples_per_second, 1)}
 
 
-def compute_cost(model: nn.Module, data: Dataset) -> dict[str, Any]:
-    """Params, MACs, FLOPs (2×MACs) and detailed FLOPs per sample, forward pass (docs/measurement.md)."""
-    try:
-        totals = summarize(model, tuple(data.info.input_shape)).to_dict()["totals"]
-    except RuntimeError as e:   # recorded, not hidden: the run itself is fine
-        return {"error": f"could not count MACs: {str(e).splitlines()[0]}"}
-    return {**totals, "per": "sample, forward pass"}
+def compute_cost(model: nn.Module, data: Dataset, runtime: Runtime | None = None) -> dict[str, Any]:
+    """Params, MACs, FLOPs (2×MACs) and detailed FLOPs per sample, forward pass (docs/measurement.md): the count
+    the runtime made deciding precision, else one made now."""
+    if runtime is not None and runtime.cost is not None:
+        return runtime.cost
+    return forward_cost(model, data.info.input_shape)
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class RunSummary:
         return cls(
             name=str(cfg.name), model=cfg.model.name, dataset=cfg.data.name, task=str(cfg.task.name),
             seed=cfg.train.seed, selected_epoch=selected_epoch, selected_by=selected_by, metrics=metrics,
-            params=count_params(model), compute=compute_cost(model, data), time=time,
+            params=count_params(model), compute=compute_cost(model, data, runtime), time=time,
             memory=peak_memory_mb(runtime.device), data=_data(data), attempts=attempts,
             environment=environment(runtime.device), sources=sources(cfg), runtime=runtime.describe(),
             finished_at=_now(), **optional)

@@ -203,6 +203,16 @@ def summarize(model: nn.Module, input_shape: Sequence[int] | None = None, *, inp
     return tracker.summary(shape, batch)
 
 
+def forward_cost(model: nn.Module, input_shape: Sequence[int]) -> dict[str, Any]:
+    """Params, MACs, FLOPs (2×MACs) and detailed FLOPs of one sample's forward pass, as a run's summary records
+    them (docs/measurement.md); ``{"error": why}`` for a model that cannot be counted (the run itself is fine)."""
+    try:
+        totals = summarize(model, tuple(input_shape)).to_dict()["totals"]
+    except (RuntimeError, ValueError, TypeError, AttributeError) as e:
+        return {"error": f"could not count MACs: {(str(e).splitlines() or [type(e).__name__])[0]}"}
+    return {**totals, "per": "sample, forward pass"}
+
+
 def _input_shape(args: tuple[Any, ...]) -> tuple[tuple[int, ...], int]:
     """(per-sample shape, batch size) of the first tensor argument."""
     for a in args:
