@@ -104,6 +104,22 @@ def test_run_study_records_failures_and_resumes(tmp_path):
         run_study(other, out_dir=tmp_path / "studies", resume=True, progress=False)
 
 
+def test_resume_with_more_seeds_adds_them_and_keeps_the_runs_done(tmp_path):
+    """A study run with one seed (e.g. a long one, as the write-up did) gets seeds added later by --seeds N
+    --resume: the runs done are kept, the new seeds run, study.yaml lists them all. Fewer or other seeds: refused."""
+    path = _write(tmp_path, seeds=[0])
+    run_study(load_study_spec(path), out_dir=tmp_path / "studies", progress=False)
+    runs = tmp_path / "studies" / "toy" / "runs"
+    first = (runs / "base__s0" / "summary.json").stat().st_mtime_ns
+    more = run_study(load_study_spec(path, seeds=2), out_dir=tmp_path / "studies", resume=True, progress=False)
+    assert more.skipped == 1 and [r.name for r in more.results] == ["base__s1"]
+    assert (runs / "base__s0" / "summary.json").stat().st_mtime_ns == first
+    assert yaml.safe_load((tmp_path / "studies" / "toy" / "study.yaml").read_text())["seeds"] == [0, 1]
+    for fewer_or_other in (load_study_spec(path, seeds=1), load_study_spec(_write(tmp_path, seeds=[5, 6]))):
+        with pytest.raises(RunDirError, match=r"seeds: \[0, 1\] in the run.*seeds may only grow"):
+            run_study(fewer_or_other, out_dir=tmp_path / "studies", resume=True, progress=False)
+
+
 def test_worker_processes_give_the_same_numbers_as_serial(tmp_path):
     # The child processes cannot see the test-only toy dataset: use a small slice of the bundled sample.
     path = tmp_path / "s.yaml"

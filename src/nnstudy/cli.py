@@ -337,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "base run config of every variant, e.g. train.epochs=2.")
     r.add_argument("study", metavar="STUDY|FILE")
     r.add_argument("overrides", nargs="*", metavar="key=value")
-    r.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the study's list")
+    r.add_argument("--seeds", type=int,
+                   help="use seeds 0..N-1 instead of the study's list (with --resume: adds the seeds a study lacks)")
     r.add_argument("--variants", metavar="A,B",
                    help="run only these variants (comma-separated; the others can be added later with --resume)")
     r.add_argument("--workers", type=int, default=None,

@@ -277,8 +277,9 @@ class _StudyProgress:
 
 
 def _check_claim(study_dir: Path, study: ResolvedStudy, resume: bool) -> bool:
-    """Whether the study is new here (its study.yaml still to be written); RunDirError when another study is
-    there, or this one without resume."""
+    """Whether study.yaml is still to be written: the study is new here, or resumed with more seeds (its seeds
+    extending those it had: `--seeds 3 --resume` adds seed 2 and keeps the runs of 0 and 1). RunDirError when
+    another study is there, or this one without resume."""
     path = study_dir / "study.yaml"
     if not path.is_file():
         return True
@@ -286,9 +287,13 @@ def _check_claim(study_dir: Path, study: ResolvedStudy, resume: bool) -> bool:
         raise RunDirError(f"{study_dir}: a study is there already; pass --resume to continue it (finished "
                           f"runs are kept), or choose another --out")
     saved = read_yaml(path, RunDirError)
-    diff = first_difference(saved, yaml.safe_load(yaml.safe_dump(study.to_dict())),
+    now = yaml.safe_load(yaml.safe_dump(study.to_dict()))
+    had = saved.get("seeds") if isinstance(saved, dict) else None
+    grows = isinstance(had, list) and len(now["seeds"]) > len(had) and now["seeds"][:len(had)] == had
+    diff = first_difference({**saved, "seeds": now["seeds"]} if grows else saved, now,
                             ignore=frozenset({"base.train.threads", "base.train.checkpoint_every", "base.train.log",
                                               "base.tags"}))
     if diff:
-        raise RunDirError(f"{study_dir}: cannot resume a different study ({diff})")
-    return False
+        hint = " (seeds may only grow on resume, keeping those run)" if diff.startswith("seeds:") else ""
+        raise RunDirError(f"{study_dir}: cannot resume a different study ({diff}){hint}")
+    return grows
