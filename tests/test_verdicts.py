@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
+from nnstudy.study import power
 from nnstudy.study import sequential as sq
 from nnstudy.study import verdicts as v
 
@@ -155,18 +156,18 @@ def test_tost_edge_cases():
 def test_seeds_needed_is_statsmodels_power(effect):
     power_sm = pytest.importorskip("statsmodels.stats.power")
     for paired, sm in ((True, power_sm.TTestPower()), (False, power_sm.TTestIndPower())):
-        n = v.seeds_needed(effect * 0.01, 0.01, paired=paired)     # effect and spread in metric units
+        n = power.seeds_needed(effect * 0.01, 0.01, paired=paired)     # effect and spread in metric units
         assert n == math.ceil(sm.solve_power(effect_size=effect, alpha=ALPHA, power=0.8))
         assert sm.power(effect, n, ALPHA) >= 0.8 > sm.power(effect, n - 1, ALPHA)
-        assert v.t_power(effect, 1.0, n, paired=paired) == pytest.approx(sm.power(effect, n, ALPHA), rel=1e-9)
+        assert power.t_power(effect, 1.0, n, paired=paired) == pytest.approx(sm.power(effect, n, ALPHA), rel=1e-9)
 
 
 def test_seeds_needed_is_none_when_there_is_nothing_to_detect():
-    assert v.seeds_needed(0.0, 0.01, paired=True) is None
-    assert v.seeds_needed(0.01, 0.0, paired=True) is None
-    assert v.seeds_needed(0.01, math.nan, paired=False) is None
-    assert v.seeds_needed(0.001, 1.0, paired=True, max_n=100) is None   # more than max_n
-    assert v.seeds_needed_equivalence(0.01, 0.01, paired=True, true_diff=0.02) is None
+    assert power.seeds_needed(0.0, 0.01, paired=True) is None
+    assert power.seeds_needed(0.01, 0.0, paired=True) is None
+    assert power.seeds_needed(0.01, math.nan, paired=False) is None
+    assert power.seeds_needed(0.001, 1.0, paired=True, max_n=100) is None   # more than max_n
+    assert power.seeds_needed_equivalence(0.01, 0.01, paired=True, true_diff=0.02) is None
 
 
 @pytest.mark.parametrize("paired, n, true_diff", [(True, 6, 0.0), (True, 12, 0.2), (False, 10, 0.1)])
@@ -183,13 +184,13 @@ def test_tost_power_by_simulation(paired, n, true_diff):
         se, df = np.sqrt((a.var(1, ddof=1) + b.var(1, ddof=1)) / n), 2 * n - 2
     tc = stats.t.isf(ALPHA, df)
     rate = np.mean((diff - tc * se > -margin) & (diff + tc * se < margin))
-    assert v.tost_power(margin, 1.0, n, paired=paired, true_diff=true_diff) == pytest.approx(
+    assert power.tost_power(margin, 1.0, n, paired=paired, true_diff=true_diff) == pytest.approx(
         rate, abs=4 * _mcse(rate, reps))
 
 
 def test_seeds_needed_for_equivalence():
-    n = v.seeds_needed_equivalence(0.5, 1.0, paired=True)
-    assert v.tost_power(0.5, 1.0, n, paired=True) >= 0.8 > v.tost_power(0.5, 1.0, n - 1, paired=True)
+    n = power.seeds_needed_equivalence(0.5, 1.0, paired=True)
+    assert power.tost_power(0.5, 1.0, n, paired=True) >= 0.8 > power.tost_power(0.5, 1.0, n - 1, paired=True)
     assert n == 36   # sd 1, margin ±0.5, true difference 0, α 0.05, 80 %
 
 
@@ -233,7 +234,7 @@ def test_compare_variants_is_one_family():
     noisy = v.compare_variants({"v": x}, Y, "max", paired=False)["v"]
     assert noisy["verdict"] == "inconclusive: ~32 seeds would be needed" and noisy["seeds_needed"] == 32
     pooled = math.sqrt((np.var(x, ddof=1) + np.var(Y, ddof=1)) / 2)   # the spread the two-sample power takes
-    assert v.seeds_needed(np.mean(x - Y), pooled, paired=False) == 32
+    assert power.seeds_needed(np.mean(x - Y), pooled, paired=False) == 32
     assert noisy["test"] == "Welch's t-test"
     with pytest.raises(ValueError, match="mode"):
         v.compare_variants({"v": X}, Y, "up", paired=True)
