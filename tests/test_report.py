@@ -233,7 +233,7 @@ def test_metric_labels_and_curve_metrics_include_test_columns():
 # ------------------------------------------------------------------------------------- binary: ROC / PR
 
 def test_roc_points_integrate_to_the_mann_whitney_auc():
-    from nnstudy.report.figures import pr_points, roc_points
+    from nnstudy.report.prediction_figures import pr_points, roc_points
     rng = np.random.default_rng(0)
     positive = rng.random(300) < 0.25
     score = np.round(rng.normal(positive * 1.0, 1.0), 1)          # rounded: many ties

@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import clip
 from ..io import write_text
 from . import figures as F
+from . import prediction_figures as P
 from .context import (
     Context,
     agg_value,
@@ -166,7 +167,7 @@ def _make_figures(ctx: Context) -> list[Block]:
             return "—" if pd.isna(mean) else f"{mean:.3f}" + ("" if pd.isna(std) else f" ± {std:.3f}")
 
         legend = {v: f"{v}: ROC AUC {auc_text(v, 'roc_auc')}, PR AUC {auc_text(v, 'pr_auc')}" for v in scores}
-        image("roc_pr", lambda p: F.roc_pr_curves(scores, p, colors=ctx.colors, legend=legend,
+        image("roc_pr", lambda p: P.roc_pr_curves(scores, p, colors=ctx.colors, legend=legend,
                                                   title="Test split: ROC and precision-recall curves"),
               "ROC (left) and precision-recall (right) curves on the test split, one line per seed; the legend "
               "gives each variant's mean ± std over seeds. Dotted: a classifier that guesses.")
@@ -195,7 +196,7 @@ def _make_figures(ctx: Context) -> list[Block]:
             run, panels = forecasts[0]
             quantity, unit, step = recorded(ctx, "quantity") or "value", recorded(ctx, "unit"), \
                 recorded(ctx, "step") or "step"
-            image(f"forecast_{slug}", lambda p, v=variant, pn=panels, s=run.seed: F.forecast_plot(
+            image(f"forecast_{slug}", lambda p, v=variant, pn=panels, s=run.seed: P.forecast_plot(
                 pn, p, title=f"{v} (seed {s}): forecast vs actual on the test split", quantity=quantity, unit=unit,
                 step=step, color=ctx.colors[v]),
                 f"{variant}: forecasts against the actual {quantity} on the test split (seed {run.seed}).")
@@ -207,8 +208,8 @@ def _make_figures(ctx: Context) -> list[Block]:
         first = preds[0][0]
         k = max(int(max(p.max(), t.max())) + 1 for _, (p, t) in preds)
         names = class_names(first, k)
-        counts = sum(F.confusion_counts(p, t, len(names)) for _, (p, t) in preds)
-        image(f"confusion_{slug}", lambda p, v=variant, c=counts, n=len(preds): F.confusion_matrix(
+        counts = sum(P.confusion_counts(p, t, len(names)) for _, (p, t) in preds)
+        image(f"confusion_{slug}", lambda p, v=variant, c=counts, n=len(preds): P.confusion_matrix(
             c, names, p, title=f"{v}: normalised confusion matrix", runs=n),
             f"{variant}: confusion matrix of the test predictions summed over {len(preds)} seed(s); each row (true "
             f"class) sums to 1.")
@@ -220,7 +221,7 @@ def _make_figures(ctx: Context) -> list[Block]:
                                          "kept them: `nnstudy eval` does not add them)"
             continue
         index, images = sample
-        image(f"predictions_{slug}", lambda p, v=variant, s=first.seed, x=images, i=index: F.prediction_grid(
+        image(f"predictions_{slug}", lambda p, v=variant, s=first.seed, x=images, i=index: P.prediction_grid(
             x, pred[i], target[i], names, p, title=f"{v} (seed {s})", n=len(i)),
             f"{variant}: {len(index)} random test images (the same for every variant) with the predicted and true "
             f"class of seed {first.seed}'s model; wrong predictions in red.")
