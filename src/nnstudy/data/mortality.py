@@ -1,6 +1,7 @@
 """ICU in-hospital mortality from the PhysioNet/CinC Challenge 2012 (SPEC G): a checking reader and
-variable-length sequence datasets. The data dictionary lives in mortality_schema.py, the file readers in
-mortality_read.py, the normalisation in mortality_scale.py; this module cleans, bins, splits and builds.
+variable-length sequence datasets. The data dictionary lives in mortality_schema.py, the file readers (and
+what a path names: `locate`) in mortality_read.py, the normalisation in mortality_scale.py; this module cleans,
+bins, splits and builds.
 
 Registers two datasets:
 
@@ -35,8 +36,6 @@ import functools
 import gzip
 import hashlib
 import math
-import re
-import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -50,7 +49,7 @@ from ..errors import DataError
 from . import register_dataset
 from .base import DataInfo, Dataset, Split
 from .files import read_text_bytes as _read_file
-from .mortality_read import Rows, read_long, read_outcomes, read_records, record_files, records_to_long
+from .mortality_read import Rows, locate, read_long, read_outcomes, read_records, record_files, records_to_long
 from .mortality_scale import fit_stats, load_stats, model_inputs
 from .mortality_schema import (
     _CODE,
@@ -69,7 +68,6 @@ from .mortality_schema import (
     INSTALLED_CSV,
     INSTALLED_OUTCOMES,
     LAYOUTS,
-    LONG_HEADER,
     RULES,
     SAMPLE_FILE,
     SAMPLE_OUTCOMES,
@@ -226,86 +224,6 @@ def _tabulate(rows: Rows, outcomes: tuple[np.ndarray, np.ndarray], where: str,
         a.flags.writeable = False                                 # shared through the cache
     return MortalityTable(record_ids, labels, static, observed, last, since, lengths, cleaning, where,
                           outcomes_where)
-
-
-# ------------------------------------------------------------------------------------------------ locating
-
-def _is_long_csv(f: Path) -> bool:
-    """Whether `f` is a ``.csv``/``.csv.gz`` whose first line is the long header (read lazily: a few bytes)."""
-    if not (f.is_file() and f.name.lower().endswith((".csv", ".csv.gz"))):
-        return False
-    try:
-        with open(f, "rb") as fh:
-            packed = fh.read(2) == b"\x1f\x8b"          # gzip by its magic bytes, whatever the name says
-        with (gzip.open(f, "rb") if packed else open(f, "rb")) as fh:
-            first = fh.readline(200)
-    except (OSError, EOFError, zlib.error):
-        return False
-    return first.decode("utf-8", "replace").lstrip("\ufeff").strip() == ",".join(LONG_HEADER)
-
-
-def _outcome_files(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.iterdir()
-                  if f.is_file() and f.name.lower().startswith("outcomes") and f.name.lower().endswith(".txt"))
-
-
-def _pick_outcomes(places: list[Path], data: Path) -> Path:
-    """The Outcomes file for `data` (``set-b`` → ``Outcomes-b.txt``), looked for in `places` in order."""
-    m = re.match(r"^set-([a-z])", data.name.lower())
-    for folder in places:
-        found = _outcome_files(folder)
-        if m:
-            same = [f for f in found if f.name.lower() == f"outcomes-{m.group(1)}.txt"]
-            if same:
-                return same[0]
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise DataError(f"{folder}: holds {', '.join(f.name for f in found)}; name the one for {data.name} "
-                            f"with data.outcomes=FILE")
-    raise DataError(f"{data}: no Outcomes*.txt beside it (looked in {', '.join(str(p) for p in places)}); "
-                    f"give it with data.outcomes=FILE")
-
-
-def locate(path: str | Path, layout: str = "auto", outcomes: str | Path | None = None) -> tuple[str, Path, Path]:
-    """(layout, data, outcomes file) for what `path` names.
-
-    `path` may be a long CSV, a folder holding one (its Outcomes file beside it), a folder of record files (its
-    Outcomes file inside or in the parent folder), or a folder holding exactly one ``set-*`` folder of records.
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    p = Path(path).expanduser().absolute()
-    if not p.exists():
-        raise DataError(f"{p}: no such file or folder (expected a challenge set: a folder of <RecordID>.txt files, "
-                        f"or a RecordID,Time,Parameter,Value CSV, with its Outcomes file)")
-    out = Path(outcomes).expanduser().absolute() if outcomes is not None else None
-    if out is not None and not out.is_file():
-        raise DataError(f"{out}: no such Outcomes file")
-    if p.is_file():
-        if layout == "records":
-            raise DataError(f"{p}: is a file; layout 'records' needs the folder of <RecordID>.txt files")
-        if not _is_long_csv(p):
-            _read_file(p)                # says what the file is when it is not text (empty, UTF-16, binary)
-            raise DataError(f"{p}: not a long CSV (first line {','.join(LONG_HEADER)}, .csv or .csv.gz)")
-        return "long", p, out or _pick_outcomes([p.parent], p)
-    if layout in ("auto", "long"):
-        longs = sorted(f for f in p.iterdir() if _is_long_csv(f))
-        if len(longs) > 1:
-            raise DataError(f"{p}: holds {len(longs)} long CSVs ({', '.join(f.name for f in longs)}); name the file")
-        if longs:
-            return "long", longs[0], out or _pick_outcomes([p], longs[0])
-        if layout == "long":
-            raise DataError(f"{p}: holds no CSV with the header {','.join(LONG_HEADER)}")
-    if not record_files(p):
-        sets = sorted(d for d in p.iterdir() if d.is_dir() and d.name.lower().startswith("set-")
-                      and record_files(d))
-        if len(sets) == 1:
-            return "records", sets[0], out or _pick_outcomes([sets[0], p], sets[0])
-        if sets:
-            raise DataError(f"{p}: holds {', '.join(d.name for d in sets)}; name one of them")
-        raise DataError(f"{p}: holds neither <RecordID>.txt record files nor a RecordID,Time,Parameter,Value CSV")
-    return "records", p, out or _pick_outcomes([p, p.parent], p)
 
 
 def _stamp(files: list[Path]) -> tuple:

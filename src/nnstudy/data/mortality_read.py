@@ -5,8 +5,10 @@ mortality.py cleans, bins and splits what this returns.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +20,9 @@ from ..errors import DataError, clip
 from .files import check_finite, whole_number_problem, whole_numbers
 from .files import one_line as _one_line
 from .files import read_text_bytes as _read_file
-from .mortality_schema import _CODE, _MINUTES, LONG_HEADER, RECORD_HEADER
+from .mortality_schema import _CODE, _MINUTES, LAYOUTS, LONG_HEADER, RECORD_HEADER
 
-__all__ = ["Rows", "read_long", "read_records", "records_to_long", "read_outcomes", "record_files"]
+__all__ = ["Rows", "read_long", "read_records", "records_to_long", "read_outcomes", "record_files", "locate"]
 
 # ---------------------------------------------------------------------------------------------- low level
 
@@ -247,3 +249,83 @@ def read_outcomes(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if not ids:
         raise DataError(f"{p}: no outcome rows under the header")
     return np.array(ids, dtype=np.int64), np.array(deaths, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------------------ locating
+
+def _is_long_csv(f: Path) -> bool:
+    """Whether `f` is a ``.csv``/``.csv.gz`` whose first line is the long header (read lazily: a few bytes)."""
+    if not (f.is_file() and f.name.lower().endswith((".csv", ".csv.gz"))):
+        return False
+    try:
+        with open(f, "rb") as fh:
+            packed = fh.read(2) == b"\x1f\x8b"          # gzip by its magic bytes, whatever the name says
+        with (gzip.open(f, "rb") if packed else open(f, "rb")) as fh:
+            first = fh.readline(200)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return first.decode("utf-8", "replace").lstrip("\ufeff").strip() == ",".join(LONG_HEADER)
+
+
+def _outcome_files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.iterdir()
+                  if f.is_file() and f.name.lower().startswith("outcomes") and f.name.lower().endswith(".txt"))
+
+
+def _pick_outcomes(places: list[Path], data: Path) -> Path:
+    """The Outcomes file for `data` (``set-b`` → ``Outcomes-b.txt``), looked for in `places` in order."""
+    m = re.match(r"^set-([a-z])", data.name.lower())
+    for folder in places:
+        found = _outcome_files(folder)
+        if m:
+            same = [f for f in found if f.name.lower() == f"outcomes-{m.group(1)}.txt"]
+            if same:
+                return same[0]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise DataError(f"{folder}: holds {', '.join(f.name for f in found)}; name the one for {data.name} "
+                            f"with data.outcomes=FILE")
+    raise DataError(f"{data}: no Outcomes*.txt beside it (looked in {', '.join(str(p) for p in places)}); "
+                    f"give it with data.outcomes=FILE")
+
+
+def locate(path: str | Path, layout: str = "auto", outcomes: str | Path | None = None) -> tuple[str, Path, Path]:
+    """(layout, data, outcomes file) for what `path` names.
+
+    `path` may be a long CSV, a folder holding one (its Outcomes file beside it), a folder of record files (its
+    Outcomes file inside or in the parent folder), or a folder holding exactly one ``set-*`` folder of records.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    p = Path(path).expanduser().absolute()
+    if not p.exists():
+        raise DataError(f"{p}: no such file or folder (expected a challenge set: a folder of <RecordID>.txt files, "
+                        f"or a RecordID,Time,Parameter,Value CSV, with its Outcomes file)")
+    out = Path(outcomes).expanduser().absolute() if outcomes is not None else None
+    if out is not None and not out.is_file():
+        raise DataError(f"{out}: no such Outcomes file")
+    if p.is_file():
+        if layout == "records":
+            raise DataError(f"{p}: is a file; layout 'records' needs the folder of <RecordID>.txt files")
+        if not _is_long_csv(p):
+            _read_file(p)                # says what the file is when it is not text (empty, UTF-16, binary)
+            raise DataError(f"{p}: not a long CSV (first line {','.join(LONG_HEADER)}, .csv or .csv.gz)")
+        return "long", p, out or _pick_outcomes([p.parent], p)
+    if layout in ("auto", "long"):
+        longs = sorted(f for f in p.iterdir() if _is_long_csv(f))
+        if len(longs) > 1:
+            raise DataError(f"{p}: holds {len(longs)} long CSVs ({', '.join(f.name for f in longs)}); name the file")
+        if longs:
+            return "long", longs[0], out or _pick_outcomes([p], longs[0])
+        if layout == "long":
+            raise DataError(f"{p}: holds no CSV with the header {','.join(LONG_HEADER)}")
+    if not record_files(p):
+        sets = sorted(d for d in p.iterdir() if d.is_dir() and d.name.lower().startswith("set-")
+                      and record_files(d))
+        if len(sets) == 1:
+            return "records", sets[0], out or _pick_outcomes([sets[0], p], sets[0])
+        if sets:
+            raise DataError(f"{p}: holds {', '.join(d.name for d in sets)}; name one of them")
+        raise DataError(f"{p}: holds neither <RecordID>.txt record files nor a RecordID,Time,Parameter,Value CSV")
+    return "records", p, out or _pick_outcomes([p, p.parent], p)
