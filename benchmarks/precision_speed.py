@@ -34,6 +34,9 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "tutorial CNN, batch 4 (the tutorial)": ("tutorial_cnn", ["train.batch_size=4"]),
     "tutorial CNN, batch 32 (SPEC B, quickstart)": ("tutorial_cnn", ["train.batch_size=32"]),
     "d2l ResNet, batch 128": ("d2l_resnet", ["train.batch_size=128"]),
+    "AlexNet, batch 128 (SPEC D)": ("alexnet", ["train.batch_size=128"]),
+    "ResNet-20, batch 128 (cifar-resnet-paper)": ("resnet20", ["train.batch_size=128"]),
+    "ResNet-56, batch 128 (cifar-resnet-paper)": ("resnet56", ["train.batch_size=128"]),
     "ResNet-18, batch 256 (speedrun)": ("resnet18", ["train.batch_size=256"]),
     "airbench94, batch 1024 (speedrun)": ("airbench", ["train.batch_size=1024"]),
     "energy GRU 2×256, chunks of 16": ("rnn_forecaster", [

@@ -358,7 +358,7 @@ def _make_dataset(name: str, train_x: torch.Tensor, train_y: torch.Tensor, test_
     if subset is not None:
         if subset > len(train_idx):
             raise ValueError(f"subset={subset} exceeds the {len(train_idx):,} training images left after "
-                             f"the validation split")
+                             f"the validation split (data.subset=null keeps them all)")
         keep, _ = stratified_take(train_y[train_idx], subset, gen)
         train_idx = train_idx[keep]
     def take(idx: torch.Tensor) -> Split:  # index_select: about twice as fast as x[idx] for 45k images
