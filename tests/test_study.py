@@ -76,6 +76,11 @@ def test_builtin_studies_load_in_both_modes(name):
             or quick.base["data"]["name"].endswith("-sample") or quick.base["data"].get("subset"))
     resolved = full.resolved()
     assert set(resolved.report.reference) <= set(resolved.variant_names)
+    from nnstudy.config import RunConfig
+    for mode in full.modes:   # every mode's run configs are valid (budget, faithful, ...)
+        spec = load_study_spec(name, mode=mode)
+        for variant in spec.expand():
+            RunConfig.model_validate(spec.run_config(variant, spec.seeds[0]))
 
 
 def test_cnn_ablation_has_the_write_up_axes():
