@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from nnstudy.engine import train
 from nnstudy.engine.build import build_parts
-from nnstudy.engine.runtime import BF16_CPU_FLAGS, Runtime, decide_precision, fp32_reason, step_macs
+from nnstudy.engine.runtime import BF16_CPU_FLAGS, Runtime, decide_precision, fp32_reason
 from nnstudy.resolution import load_config
 
 # (setting, device, CPU flags, CUDA capability, model/task fp32 reason) -> (precision, reason contains)
@@ -86,9 +86,10 @@ def test_a_run_counts_its_multiply_adds_once(monkeypatch, toy_overrides):
 
 def test_the_summary_records_the_choice_and_why(tmp_path, toy_overrides):
     cfg = load_config("tutorial_cnn", toy_overrides + ["train.epochs=1", "name=a"])
-    runtime = train(cfg, progress=False).summary["runtime"]
+    summary = train(cfg, progress=False).summary
+    runtime = summary["runtime"]
     parts = build_parts(cfg)
-    macs = step_macs(parts.model, parts.data, cfg.train.batch_size) if _flags() & set(BF16_CPU_FLAGS) else None
+    macs = summary["compute"]["macs"] * cfg.train.batch_size if _flags() & set(BF16_CPU_FLAGS) else None
     expected = decide_precision("auto", "cpu", flags=_flags(), step_macs=macs,
                                 fp32_reason=fp32_reason(parts.model, parts.task))
     assert (runtime["precision"], runtime["precision_reason"]) == expected

@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from ..measure import forward_cost
 from .device import pick_device, set_threads, to_memory_format, use_channels_last
 
-__all__ = ["Runtime", "decide_precision", "cpu_flags", "cuda_capability", "step_macs", "BF16_CPU_FLAGS",
+__all__ = ["Runtime", "decide_precision", "cpu_flags", "cuda_capability", "BF16_CPU_FLAGS",
            "MIN_BF16_CPU_MACS"]
 
 # CPU flags (Linux /proc/cpuinfo names) of native bf16 arithmetic: AMX tiles, AVX-512 BF16 dot products
@@ -179,13 +179,9 @@ class Runtime:
                 "compile": self.compile}
 
 
-def step_macs(model: nn.Module | None, data: Any, batch_size: int) -> float | None:
-    """Forward multiply-adds of one training step: per-sample MACs (nnstudy.measure, one pass on zeros in eval
-    mode: no random draws, the model unchanged) × `batch_size`; None where they cannot be counted."""
-    return None if model is None else _step_macs(forward_cost(model, data.info.input_shape), batch_size)
-
-
 def _step_macs(cost: dict[str, Any], batch_size: int) -> float | None:
+    """Forward multiply-adds of one training step: the per-sample count of nnstudy.measure (one pass on zeros in
+    eval mode: no random draws, the model unchanged) × `batch_size`."""
     return float(cost["macs"]) * batch_size if "macs" in cost else None   # not countable: decide without it
 
 
