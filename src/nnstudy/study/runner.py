@@ -291,8 +291,8 @@ def _check_claim(study_dir: Path, study: ResolvedStudy, resume: bool) -> bool:
     had = saved.get("seeds") if isinstance(saved, dict) else None
     grows = isinstance(had, list) and len(now["seeds"]) > len(had) and now["seeds"][:len(had)] == had
     diff = first_difference({**saved, "seeds": now["seeds"]} if grows else saved, now,
-                            ignore=frozenset({"base.train.threads", "base.train.checkpoint_every", "base.train.log",
-                                              "base.tags"}))
+                            ignore=frozenset({"description", "base.train.threads", "base.train.checkpoint_every",
+                                              "base.train.log", "base.tags"}))   # prose and logistics, not protocol
     if diff:
         hint = " (seeds may only grow on resume, keeping those run)" if diff.startswith("seeds:") else ""
         raise RunDirError(f"{study_dir}: cannot resume a different study ({diff}){hint}")
