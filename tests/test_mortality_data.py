@@ -1,5 +1,6 @@
-"""PhysioNet/CinC 2012 mortality and MIMIC-III visit datasets (SPEC G): reading, cleaning, binning, scaling,
-splits, padding, the bundled sample, both layouts, evaluation on another set, and the MIMIC-III loader."""
+"""PhysioNet/CinC 2012 mortality data (SPEC G): reading, cleaning, binning, scaling, splits, padding, both
+layouts, malformed files, the bundled sample and the real set-a. Scoring another set: test_mortality_eval.py;
+MIMIC-III: test_mimic3.py."""
 from __future__ import annotations
 
 import gzip
@@ -10,91 +11,26 @@ import numpy as np
 import pytest
 import torch
 
+from mortality_stays import (
+    EMPTY,
+    HAND,
+    SHORT,
+    F,
+    col,
+    hand_stats,
+    long_bytes,
+    one_line,
+    population,
+    write_long,
+    write_outcomes,
+    write_records,
+)
 from nnstudy.data import build_dataset, store
-from nnstudy.data import mimic3 as mm
 from nnstudy.data import mortality as mo
 from nnstudy.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / ".." / "shared" / "data" / "physionet2012"
-V = len(mo.VARIABLES)
-F = len(mo.FEATURES)
-
-
-def col(name: str) -> int:
-    """Channel index of a feature name."""
-    return mo.FEATURES.index(name)
-
-
-# --------------------------------------------------------------------------------------------- fixtures
-
-Row = tuple[str, str, str]          # (Time, Parameter, Value) as written in a record file
-
-
-def descriptors(rid: int, age: str = "60", gender: str = "1", height: str = "170", icu: str = "2",
-                weight: str = "80") -> list[Row]:
-    return [("00:00", "RecordID", str(rid)), ("00:00", "Age", age), ("00:00", "Gender", gender),
-            ("00:00", "Height", height), ("00:00", "ICUType", icu), ("00:00", "Weight", weight)]
-
-
-# A hand-made stay with every quirk: a second Weight at 00:00 (time series), HR twice in bin 0, an impossible HR
-# of 0, an impossible Temp, 48:00 (bin 47) and an unknown parameter.
-HAND = 200001
-HAND_ROWS = descriptors(HAND) + [
-    ("00:00", "Weight", "82"), ("00:10", "HR", "80"), ("00:50", "HR", "90"), ("01:00", "HR", "0"),
-    ("02:30", "HR", "100"), ("03:00", "Foo", "1"), ("05:59", "Temp", "-17.8"), ("47:30", "Temp", "37"),
-    ("48:00", "Temp", "38")]
-SHORT = 200002           # last measurement in bin 5; unknown Height, Gender and admission Weight
-SHORT_ROWS = descriptors(SHORT, gender="-1", height="-1", icu="3", weight="-1") + [("05:20", "HR", "70")]
-EMPTY = 200003           # descriptors only: no time-series rows
-EMPTY_ROWS = descriptors(EMPTY, age="40", icu="4")
-
-
-def population(n: int = 40, seed: int = 0) -> tuple[dict[int, list[Row]], dict[int, int]]:
-    """(rows per RecordID, label per RecordID): the three hand-made stays plus `n` random ones, ~1/4 deaths."""
-    rng = np.random.default_rng(seed)
-    stays = {HAND: HAND_ROWS, SHORT: SHORT_ROWS, EMPTY: EMPTY_ROWS}
-    labels = {HAND: 1, SHORT: 0, EMPTY: 0}
-    for k in range(n):
-        rid = 132539 + 3 * k
-        rows = descriptors(rid, age=str(rng.integers(20, 90)), gender=str(rng.integers(0, 2)),
-                           height=f"{rng.uniform(150, 190):.1f}", icu=str(rng.integers(1, 5)),
-                           weight=f"{rng.uniform(50, 110):.1f}")
-        for minute in np.sort(rng.choice(48 * 60 + 1, size=30, replace=False)):
-            var = ("HR", "Temp", "GCS", "Urine", "pH")[rng.integers(0, 5)]
-            value = {"HR": rng.uniform(50, 120), "Temp": rng.uniform(35, 40), "GCS": rng.integers(3, 16),
-                     "Urine": rng.uniform(0, 200), "pH": rng.uniform(7.1, 7.6)}[var]
-            rows.append((f"{minute // 60:02d}:{minute % 60:02d}", var, f"{value:.2f}" if var != "GCS" else str(value)))
-        stays[rid] = rows
-        labels[rid] = int(k % 4 == 0)
-    return stays, labels
-
-
-def write_records(folder: Path, stays: dict[int, list[Row]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for rid, rows in stays.items():
-        (folder / f"{rid}.txt").write_text("Time,Parameter,Value\n" + "".join(f"{t},{p},{v}\n" for t, p, v in rows))
-    return folder
-
-
-def long_bytes(stays: dict[int, list[Row]]) -> bytes:
-    lines = ["RecordID,Time,Parameter,Value"] + [f"{rid},{t},{p},{v}" for rid in sorted(stays)
-                                                 for t, p, v in stays[rid]]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def write_long(path: Path, stays: dict[int, list[Row]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = long_bytes(stays)
-    path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
-    return path
-
-
-def write_outcomes(path: Path, labels: dict[int, int]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n"
-                    + "".join(f"{rid},10,3,7,-1,{y}\n" for rid, y in sorted(labels.items())))
-    return path
 
 
 @pytest.fixture
@@ -104,23 +40,6 @@ def challenge(tmp_path) -> Path:
     write_records(tmp_path / "set-a", stays)
     write_outcomes(tmp_path / "Outcomes-a.txt", labels)
     return tmp_path / "set-a"
-
-
-def hand_stats() -> dict:
-    """Statistics that make expected inputs easy to write: z = raw value, fill 7, except HR and the statics."""
-    mean, std, median = [0.0] * V, [1.0] * V, [7.0] * V
-    hr = mo.VARIABLES.index("HR")
-    mean[hr], std[hr], median[hr] = 80.0, 10.0, 75.0
-    return {"variables": list(mo.VARIABLES), "mean": mean, "std": std, "median": median,
-            "static": {"age": {"mean": 50.0, "std": 10.0, "median": 55.0},
-                       "height": {"mean": 170.0, "std": 10.0, "median": 165.0},
-                       "weight": {"mean": 80.0, "std": 20.0, "median": 70.0}}}
-
-
-def one_line(e: pytest.ExceptionInfo) -> str:
-    text = str(e.value)
-    assert "\n" not in text
-    return text
 
 
 # ---------------------------------------------------------------------------- binning, carry-forward, masks
@@ -370,85 +289,6 @@ def test_outcomes_problems_name_the_outcomes_file(challenge, tmp_path):
         assert one_line(e).startswith(f"{out}: {message}")
 
 
-# ------------------------------------------------------------------------------ evaluation on another set
-
-def test_scoring_another_set_reuses_a_runs_statistics(tmp_path):
-    stays, labels = population(seed=0)
-    write_records(tmp_path / "set-a", stays)
-    write_outcomes(tmp_path / "Outcomes-a.txt", labels)
-    trained = mo.mortality(path=str(tmp_path / "set-a"))
-    run = tmp_path / "run"
-    run.mkdir()
-    # What a run directory's summary.json holds (engine/loop.py: data.info = info.extra).
-    (run / "summary.json").write_text(json.dumps({"data": {"info": trained.info.extra}}))
-    other, other_labels = population(n=20, seed=1)
-    write_records(tmp_path / "b" / "set-b", other)
-    write_outcomes(tmp_path / "b" / "Outcomes-b.txt", other_labels)
-    d = build_dataset("mortality", path=str(tmp_path / "b"), test_fraction=1.0, stats=str(run))
-    assert len(d.test) == 23 and len(d.train) == 0 and d.val is None
-    assert d.info.extra["normalization"] == trained.info.extra["normalization"]
-    assert d.info.extra["stats_from"] == str(run) and d.info.extra["sizes"]["test"] == 23
-    # The same statistics on the training set reproduce its inputs exactly.
-    again = mo.mortality(path=str(tmp_path / "set-a"), stats=str(run / "summary.json"))
-    assert torch.equal(again.test.inputs, trained.test.inputs)
-    (run / "summary.json").write_text(json.dumps({"data": {"info": {}}}))
-    with pytest.raises(DataError, match="holds no mortality normalisation statistics"):
-        mo.mortality(path=str(tmp_path / "set-a"), stats=str(run))
-
-
-def test_trained_run_scores_another_set_from_the_cli(tmp_path, capsys):
-    """`nnstudy eval RUN_DIR --on DIR`: every stay of DIR, the run's normalisation and class weights, AUC."""
-    from safetensors.torch import load_file
-
-    from nnstudy import load_config
-    from nnstudy.cli import main
-    from nnstudy.engine import train
-    stays, labels = population(n=60, seed=0)
-    write_records(tmp_path / "set-a", stays)
-    write_outcomes(tmp_path / "Outcomes-a.txt", labels)
-    cfg = load_config("variable_rnn", [f"data.path={tmp_path / 'set-a'}", "data.name=mortality",
-                                       "task.auc=true", "task.class_weight=balanced", "train.epochs=2",
-                                       "train.batch_size=8", "train.threads=1", f"out_dir={tmp_path}", "name=r"])
-    summary = train(cfg, progress=False).summary
-    assert summary["selected_by"] == "val_roc_auc"
-    assert len(summary["task_fitted"]["class_weight"]) == 2
-    assert {"test_roc_auc", "test_pr_auc", "test_sensitivity", "test_specificity"} <= set(summary["metrics"])
-    preds = load_file(str(tmp_path / "r" / "predictions.safetensors"))
-    assert preds["score"].dtype == torch.float32 and preds["score"].shape == preds["target"].shape
-    other, other_labels = population(n=20, seed=1)
-    write_records(tmp_path / "b" / "set-b", other)
-    write_outcomes(tmp_path / "b" / "Outcomes-b.txt", other_labels)
-    assert main(["eval", str(tmp_path / "r"), "--on", str(tmp_path / "b"), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["data"]["test"] == 23 and result["data"]["name"] == "mortality"
-    assert 0.0 <= result["metrics"]["test_roc_auc"] <= 1.0 and result["recorded"] == {}
-    # scoring its own test split again reproduces the recorded metrics
-    assert main(["eval", str(tmp_path / "r"), "--json"]) == 0
-    again = json.loads(capsys.readouterr().out)
-    assert again["metrics"] == pytest.approx(again["recorded"])
-    # the issue's spelling: --data NAME data.path=DIR means the same as --on DIR
-    assert main(["eval", str(tmp_path / "r"), "--data", "mortality", f"data.path={tmp_path / 'b'}", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["metrics"] == pytest.approx(result["metrics"])
-    assert main(["eval", str(tmp_path / "r"), "--on", str(tmp_path / "nowhere")]) != 0
-    assert "nowhere" in capsys.readouterr().err
-
-
-def test_quick_mortality_study_reports_auc_and_roc_curves(tmp_path):
-    from nnstudy.study import load_study_spec, run_study
-    spec = load_study_spec("mortality", ["train.threads=1"], mode="quick", seeds=1)
-    from nnstudy.report import finish_study
-    outcome = run_study(spec, out_dir=tmp_path, progress=False, workers=1)
-    study_dir = tmp_path / "mortality-quick"
-    assert not (study_dir / "report.md").exists()     # run_study ends after the runs; the caller reports
-    finish_study(study_dir)
-    summary = json.loads((study_dir / "runs" / "variable-rnn__s0" / "summary.json").read_text())
-    assert summary["selected_by"] == "val_roc_auc" and summary["task_fitted"]["class_weight"][1] > 3
-    assert (study_dir / "figures" / "roc_pr.png").is_file()
-    report = (study_dir / "report.md").read_text(encoding="utf-8")
-    assert "figures/roc_pr.png" in report and "ROC AUC" in report
-    assert outcome.study_dir == study_dir and len(outcome.results) == 4     # 4 variants × 1 seed
-
-
 # -------------------------------------------------------------------------------- sample, model, store
 
 def test_bundled_sample():
@@ -486,114 +326,6 @@ def test_store_import_copies_and_verify_checks_the_published_set(challenge, tmp_
     assert not (tmp_path / "root" / "mortality" / mo.CONTENT).exists()
     with pytest.raises(DataError, match="mortality is not installed.*mortality-sample"):
         build_dataset("mortality")
-
-
-# ---------------------------------------------------------------------------------------------- MIMIC-III
-
-ADM_HEADER = ("ROW_ID,SUBJECT_ID,HADM_ID,ADMITTIME,DISCHTIME,DEATHTIME,ADMISSION_TYPE,ADMISSION_LOCATION,"
-              "DISCHARGE_LOCATION,INSURANCE,LANGUAGE,RELIGION,MARITAL_STATUS,ETHNICITY,EDREGTIME,EDOUTTIME,"
-              "DIAGNOSIS,HOSPITAL_EXPIRE_FLAG,HAS_CHARTEVENTS_DATA")
-DX_HEADER = "ROW_ID,SUBJECT_ID,HADM_ID,SEQ_NUM,ICD9_CODE"
-POOL = ["4019", "25000", "E8798", "V3001", "4011", "42731", "0389", "5849", "E8497", "V4581"]
-
-
-def mimic_fixture(folder: Path, n: int = 40, gz: bool = False) -> Path:
-    """ADMISSIONS and DIAGNOSES_ICD in the v1.4 schema: 4 hand-made patients and `n` random ones."""
-    rng = np.random.default_rng(0)
-    adm = [  # subject, hadm, admittime, flag, codes; listed out of time order on purpose
-        (1, 11, "2101-01-05 10:00:00", 0, ["4019", "25000", "E8798"]),
-        (1, 10, "2100-03-01 08:30:00", 0, ["V3001", "4011", "4019"]),
-        (2, 20, "2120-07-07 00:00:00", 1, ["42731"]),
-        (3, 31, "2150-01-03 09:00:00", 0, ["0389"]),         # organ-donor account after the death: dropped
-        (3, 30, "2150-01-01 09:00:00", 1, ["5849"]),
-        (4, 40, "2130-02-02 12:00:00", 0, []),
-    ]
-    for k in range(n):
-        subject = 100 + k
-        died = int(k % 4 == 0)
-        for v in range(int(rng.integers(1, 4))):
-            adm.append((subject, 1000 + 10 * k + v, f"21{k + 10:02d}-0{v + 1}-01 00:00:00", 0, list(
-                rng.choice(POOL, size=int(rng.integers(1, 5)), replace=False))))
-        adm[-1] = adm[-1][:3] + (died,) + adm[-1][4:]
-    a_lines, d_lines = [ADM_HEADER], [DX_HEADER]
-    for i, (s, h, t, flag, codes) in enumerate(adm):
-        a_lines.append(f'{i},{s},{h},{t},{t},,EMERGENCY,"CLINIC REFERRAL/PREMATURE",HOME,Medicare,ENGL,'
-                       f'CATHOLIC,MARRIED,WHITE,,,"SEPSIS, PNEUMONIA",{flag},1')
-        d_lines += [f'{len(d_lines)},{s},{h},{j + 1},"{c}"' for j, c in enumerate(codes)]
-    d_lines += [f"{len(d_lines)},4,40,1,", f'{len(d_lines) + 1},9,999,1,"4019"']   # blank code, unknown HADM
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, lines in (("ADMISSIONS.csv", a_lines), ("DIAGNOSES_ICD.csv", d_lines)):
-        raw = ("\n".join(lines) + "\n").encode()
-        if gz:
-            (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
-        else:
-            (folder / name).write_bytes(raw)
-    return folder
-
-
-@pytest.mark.parametrize("code, category", [("4019", "401"), ("401.9", "401"), ("V3001", "V30"),
-                                            ("E8798", "E879"), ("E879.8", "E879"), ("0389", "038"), (" ", "")])
-def test_icd9_category(code, category):
-    assert mm.icd9_category(code) == category
-
-
-def test_mimic3_visits_labels_and_multi_hot(tmp_path):
-    t = mm.read_mimic3(mimic_fixture(tmp_path / "m", gz=True))
-    r = t.report
-    assert r["admissions_after_death_dropped"] == 1 and r["diagnoses_without_code_ignored"] == 1
-    assert r["diagnoses_of_unknown_admissions_ignored"] == 1 and r["visits_without_diagnoses"] == 1
-    cats = lambda p, v: [str(t.categories[c]) for c in t.category[t.code_start[t.visit_start[p] + v]:
-                                                                  t.code_start[t.visit_start[p] + v + 1]]]
-    p1, p2, p3, p4 = (int(np.flatnonzero(t.subject_ids == s)[0]) for s in (1, 2, 3, 4))
-    assert t.visit_hadm[t.visit_start[p1]:t.visit_start[p1 + 1]].tolist() == [10, 11]     # by ADMITTIME
-    assert cats(p1, 0) == ["401", "V30"] and cats(p1, 1) == ["250", "401", "E879"]
-    assert t.labels[[p1, p2, p3, p4]].tolist() == [0, 1, 1, 0]
-    assert t.visits[[p1, p2, p3, p4]].tolist() == [2, 1, 1, 1]
-
-    d = mm.mimic3(path=str(tmp_path / "m"))
-    e = d.info.extra
-    vocab = [f[len("icd9:"):] for f in e["features"][1:]]
-    train = np.isin(t.subject_ids, e["subject_ids"]["train"])
-    seen = {str(t.categories[c]) for p in np.flatnonzero(train)
-            for c in t.category[t.code_start[t.visit_start[p]]:t.code_start[t.visit_start[p + 1]]]}
-    assert vocab == sorted(seen)                                         # the vocabulary: training patients only
-    assert d.info.input_shape == (3, 1 + len(vocab)) and sum(e["sizes"].values()) == len(t)
-    for name, split in (("train", d.train), ("val", d.val), ("test", d.test)):
-        x = split.inputs[torch.arange(len(split))]
-        ids = e["subject_ids"][name]
-        assert x.shape == (len(split), 3, 1 + len(vocab)) and x.dtype == torch.float32
-        assert x[..., 0].sum(1).tolist() == [float(t.visits[np.flatnonzero(t.subject_ids == s)[0]]) for s in ids]
-        if 1 in ids:
-            k = ids.index(1)
-            for v in range(2):
-                want = [c for c in cats(p1, v) if c in vocab]
-                assert [vocab[j - 1] for j in torch.nonzero(x[k, v, 1:]).flatten() + 1] == want
-            assert (x[k, 2] == 0).all()
-        assert split.targets.tolist() == [int(t.labels[np.flatnonzero(t.subject_ids == s)[0]]) for s in ids]
-    one = d.test.inputs[torch.tensor(0)]
-    assert one.shape == d.info.input_shape
-
-
-def test_mimic3_options_and_errors(tmp_path):
-    folder = mimic_fixture(tmp_path / "m")
-    full = mm.mimic3(path=str(folder))
-    no_last = mm.mimic3(path=str(folder), include_last_visit=False)
-    assert no_last.info.extra["patients_without_input_visits_dropped"] > 0
-    assert sum(no_last.info.extra["sizes"].values()) + no_last.info.extra[
-        "patients_without_input_visits_dropped"] == sum(full.info.extra["sizes"].values())
-    last_one = mm.mimic3(path=str(folder), max_visits=1)
-    assert last_one.info.input_shape[0] == 1
-    adm = folder / "ADMISSIONS.csv"
-    lines = adm.read_text().split("\n")
-    adm.write_text("\n".join([lines[0], lines[1].replace("2101-01-05 10:00:00", "05/01/2101", 1), *lines[2:]]))
-    with pytest.raises(DataError) as e:
-        mm.read_mimic3(folder)
-    assert one_line(e) == f"{adm}: line 2: ADMITTIME '05/01/2101' is not YYYY-MM-DD HH:MM:SS"
-    adm.write_text("SUBJECT_ID,HADM_ID,ADMITTIME\n1,2,2100-01-01 00:00:00\n")
-    with pytest.raises(DataError, match="no column HOSPITAL_EXPIRE_FLAG"):
-        mm.read_mimic3(folder)
-    with pytest.raises(DataError, match="holds no ADMISSIONS.csv"):
-        mm.read_mimic3(tmp_path)
 
 
 # ------------------------------------------------------------------------------------- the real set-a
