@@ -122,6 +122,8 @@ def test_resume_with_more_seeds_adds_them_and_keeps_the_runs_done(tmp_path):
     assert yaml.safe_load((tmp_path / "studies" / "toy" / "study.yaml").read_text())["seeds"] == [0, 1]
     reworded = load_study_spec(_write(tmp_path, seeds=[0, 1], description="Reworded, same protocol."))
     assert run_study(reworded, out_dir=tmp_path / "studies", resume=True, progress=False).skipped == 2
+    saved = yaml.safe_load((tmp_path / "studies" / "toy" / "study.yaml").read_text())
+    assert saved["description"] == "Reworded, same protocol." and saved["seeds"] == [0, 1]   # what the report shows
     for fewer_or_other in (load_study_spec(path, seeds=1), load_study_spec(_write(tmp_path, seeds=[5, 6]))):
         with pytest.raises(RunDirError, match=r"seeds: \[0, 1\] in the run.*seeds may only grow"):
             run_study(fewer_or_other, out_dir=tmp_path / "studies", resume=True, progress=False)

@@ -278,8 +278,9 @@ class _StudyProgress:
 
 def _check_claim(study_dir: Path, study: ResolvedStudy, resume: bool) -> bool:
     """Whether study.yaml is still to be written: the study is new here, or resumed with more seeds (its seeds
-    extending those it had: `--seeds 3 --resume` adds seed 2 and keeps the runs of 0 and 1). RunDirError when
-    another study is there, or this one without resume."""
+    extending those it had: `--seeds 3 --resume` adds seed 2 and keeps the runs of 0 and 1) or a reworded
+    description (the report shows the current text). RunDirError when another study is there, or this one
+    without resume."""
     path = study_dir / "study.yaml"
     if not path.is_file():
         return True
@@ -296,4 +297,4 @@ def _check_claim(study_dir: Path, study: ResolvedStudy, resume: bool) -> bool:
     if diff:
         hint = " (seeds may only grow on resume, keeping those run)" if diff.startswith("seeds:") else ""
         raise RunDirError(f"{study_dir}: cannot resume a different study ({diff}){hint}")
-    return grows
+    return grows or saved.get("description") != now.get("description")
