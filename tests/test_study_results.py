@@ -224,6 +224,7 @@ def test_summary_table_without_references_or_finished_runs(tmp_path):
     assert "test_acc (write-up)" not in table.columns
     assert table["test_acc"].tolist() == ["—", "—"] and table["n"].iloc[1] == "0 (1 failed, 1 missing)"
     np.testing.assert_array_equal(table["params"], ["—", "—"])
+    assert describe_verdicts(agg, study).startswith("no comparison made yet")   # not "Holm-adjusted over 0"
 
 
 def test_variant_names_are_found_under_the_runners_directory_names(tmp_path):

@@ -244,6 +244,7 @@ def test_describe():
     assert v.describe("holm", 3) == ("two-sided tests, α = 0.05; p-values Holm-adjusted over 3 comparisons "
                                      "(family-wise error ≤ 0.05); 95% confidence intervals per comparison")
     assert v.describe("none", 1, margin=0.005).endswith("(TOST) within ±0.005")
+    assert "p-values not adjusted (no comparison has a p-value)" in v.describe("holm", 0)   # not "over 0 comparisons"
 
 
 # ------------------------------------------------------------------------------------------------- sequential

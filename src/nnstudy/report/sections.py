@@ -89,8 +89,10 @@ def _results_section(ctx: Context) -> list[Block]:
 
 
 def _tests_used(ctx: Context) -> list[Inline]:
-    """Which test each comparison used and why (one sentence per distinct reason)."""
-    reasons = [str(r) for r in ctx.agg.get("reason", pd.Series(dtype="string")).dropna().unique()]
+    """Which test each comparison used and why (one sentence per distinct reason); a variant without a difference
+    (too few seeds finished) was not compared and names no test."""
+    agg = ctx.agg[ctx.agg["diff"].notna()] if "diff" in ctx.agg else ctx.agg.iloc[:0]
+    reasons = [str(r) for r in agg.get("reason", pd.Series(dtype="string")).dropna().unique()]
     return [f"Test: {r}." + (" " if i + 1 < len(reasons) else "") for i, r in enumerate(reasons)]
 
 

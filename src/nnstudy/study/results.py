@@ -284,6 +284,9 @@ def describe_verdicts(agg: pd.DataFrame, study: ResolvedStudy) -> str:
                 f"group-sequential paired t-test per comparison, Lan–DeMets O'Brien–Fleming-type α spending at "
                 f"{verdicts.ALPHA:g}/{max(1, len(study.variants) - 1)} each (Bonferroni: family-wise error ≤ "
                 f"{verdicts.ALPHA:g}); the p column is the last look's nominal p, not a fixed-sample p-value")
+    if "diff" in agg and not agg["diff"].notna().any():   # a partial study: no variant has 2 seeds beside the baseline
+        return (f"no comparison made yet (each needs ≥ 2 finished seeds per side; two-sided tests at "
+                f"α = {verdicts.ALPHA:g})")
     return verdicts.describe(study.report.correction, m, verdicts.ALPHA, study.report.margin)
 
 

@@ -396,6 +396,8 @@ def describe(correction: str, m: int, alpha: float = ALPHA, margin: float | None
             "bh": f"Benjamini–Hochberg-adjusted over {comparisons} (false discovery rate ≤ {alpha:g})",
             "bonferroni": f"Bonferroni-adjusted over {comparisons} (family-wise error ≤ {alpha:g})",
             "none": "not adjusted for multiple comparisons"}[correction]
+    if m == 0:
+        what = "not adjusted (no comparison has a p-value)"
     text = f"two-sided tests, α = {alpha:g}; p-values {what}; {ci}"
     if margin is not None:
         text += f"; equivalence by two one-sided t-tests (TOST) within ±{margin:g}"
