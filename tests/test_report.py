@@ -191,7 +191,7 @@ def test_step_curves_when_runs_log_every_n_steps(tmp_path):
     paths = build_report(outcome.study_dir)
     assert "figures/step_curves.png" in paths
     report = (outcome.study_dir / "report.md").read_text()
-    assert "step_curves.png" in report and "Validation and test metrics every N optimiser steps" in report
+    assert "step_curves.png" in report and "Validation and test every 5 optimiser steps (" in report
     # a trained run keeps what its report draws: class names, and a fixed sample of its test images
     summary = json.loads((outcome.study_dir / "runs" / "base__s0" / "summary.json").read_text())
     assert summary["data"]["num_classes"] == 10 and summary["data"]["class_names"][0] == "airplane"

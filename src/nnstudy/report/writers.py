@@ -15,6 +15,7 @@ runs once, sections.py writes the text; this module draws the figures.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -132,10 +133,10 @@ def _make_figures(ctx: Context) -> list[Block]:
     steps = {v: h for v, h in steps.items() if h}
     if steps:
         tested = any(c.startswith("test_") for dfs in steps.values() for df in dfs for c in df.columns)
-        scored = "Validation and test" if tested else "Validation"
+        scored = f"Validation and test {_every(steps)}" if tested else f"Validation {_every(steps)}"
         image("step_curves", lambda p: F.learning_curves(steps, p, colors=ctx.colors, loss_name=loss_name, unit=unit,
-                                                          x_axis="step", title=f"{scored} every N optimiser steps"),
-              f"{scored} metrics every N optimiser steps (train.eval_every_steps; train = running mean of the "
+                                                          x_axis="step", title=scored),
+              f"{scored} (train.eval_every_steps; train = running mean of the "
               "epoch so far" + (", test dotted: curves only, the epoch is selected on validation" if tested else "")
               + "): line = mean over seeds, band = mean ± std.")
 
@@ -228,6 +229,13 @@ def _make_figures(ctx: Context) -> list[Block]:
     if grid_reason:
         ctx.notes.append(f"test-image grids not drawn: {grid_reason}")
     return out
+
+
+def _every(steps: dict[str, list[pd.DataFrame]]) -> str:
+    """"every 250 optimiser steps": the usual gap of the step column the runs logged ("every N …" when none)."""
+    gaps = Counter(int(g) for dfs in steps.values() for df in dfs if "step" in df
+                   for g in pd.to_numeric(df["step"], errors="coerce").dropna().diff().dropna() if g > 0)
+    return f"every {gaps.most_common(1)[0][0]:,} optimiser steps" if gaps else "every N optimiser steps"
 
 
 def _test_curve_text(ctx) -> str:
