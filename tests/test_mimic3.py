@@ -9,16 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from mortality_stays import one_line
 from nnstudy.data import mimic3 as mm
 from nnstudy.errors import DataError
-
-
-def one_line(e: pytest.ExceptionInfo) -> str:
-    """The error's message, checked to be one line."""
-    msg = str(e.value)
-    assert "\n" not in msg
-    return msg
-
 
 ADM_HEADER = ("ROW_ID,SUBJECT_ID,HADM_ID,ADMITTIME,DISCHTIME,DEATHTIME,ADMISSION_TYPE,ADMISSION_LOCATION,"
               "DISCHARGE_LOCATION,INSURANCE,LANGUAGE,RELIGION,MARITAL_STATUS,ETHNICITY,EDREGTIME,EDOUTTIME,"
