@@ -294,3 +294,35 @@ def test_units_come_from_what_the_runs_recorded():
     assert metric_label("test_mae", unit="MW") == "test MAE (MW)"          # energy records unit MW
     assert metric_label("val_rmse") == "validation RMSE (target's units)"   # a series without data.unit
     assert metric_label("test_acc") == "test accuracy (fraction correct)"
+
+
+def test_figures_promise_error_bars_only_where_seeds_give_a_spread(monkeypatch, tmp_path):
+    """One seed per variant has no std (NaN): the titles say so instead of 'error bars: ± std over seeds'."""
+    import pandas as pd
+
+    from nnstudy.report import figures as F
+    titles = []
+    monkeypatch.setattr(F, "_save", lambda fig, path: titles.append(fig.axes[0].get_title()) or Path(path))
+    for std in (float("nan"), 0.01):
+        points = pd.DataFrame({"variant": ["a", "b"], "x": [1.0, 2.0], "x_err": [np.nan, std],
+                               "y": [0.5, 0.6], "y_err": [np.nan, std]})
+        F.tradeoff_scatter(points, tmp_path / "t.png", xlabel="x", ylabel="y", title="T")
+        F.metric_bars(pd.DataFrame({"variant": ["a", "b"], "mean": [0.5, 0.6], "std": [np.nan, std], "n": [1, 1]}),
+                      tmp_path / "b.png", ylabel="y", title="B")
+    assert [t.split("\n")[1] for t in titles] == [
+        "(one seed per variant: no error bars)", "(one seed per variant: no error bars)",
+        "(error bars: ± std over seeds)", "(bar: mean over seeds, error bar: ± std)"]
+
+
+def test_captions_of_a_one_seed_study_say_one_seed(study_dir, built, tmp_path):
+    two_seeds = built["report.md"].read_text(encoding="utf-8")
+    assert "per variant: mean ± std over seeds" in two_seeds and "one seed" not in two_seeds
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "study.yaml").write_text((study_dir / "study.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    test = build_dataset("cifar10-sample").test
+    for variant, act, acc in (("base", "relu", 0.55), ("act=tanh", "tanh", 0.62)):
+        _write_run(one / "runs" / f"{variant}__s0", 0, act, acc, test.targets)
+    text = build_report(one)["report.md"].read_text(encoding="utf-8")
+    assert "per variant: one seed per variant" in text and "one point per variant (one seed each)" in text
+    assert "band = mean ± std" not in text and "error bars: ±" not in text

@@ -22,6 +22,8 @@ from ..io import atomic_path
 __all__ = ["variant_colors", "metric_label", "learning_curves", "seed_curves", "tradeoff_scatter", "metric_bars",
            "DPI"]
 
+ERROR_BARS = "error bars: ± std over seeds"
+ONE_SEED = "one seed per variant: no error bars"
 DPI = 120                       # dots per inch: a 10-inch-wide figure is 1,200 px, sharp on a laptop screen
 
 # What a metric is and in which unit; anything else is shown by its own name.
@@ -285,6 +287,8 @@ def tradeoff_scatter(points: pd.DataFrame, path: str | Path, *, xlabel: str, yla
         log_x: logarithmic x axis; by default when x spans more than a factor of 20.
     """
     points = points.dropna(subset=["x", "y"])
+    # std over one seed is NaN: then no point has an error bar, and the title says why instead of promising them
+    spread = bool(np.isfinite(points[["x_err", "y_err"]].to_numpy(dtype=float)).any())
     colors = dict(colors or variant_colors(list(points["variant"])))
     fig = _new_figure(6.2, 4.5)   # inches: shown two abreast in the HTML report
     ax = fig.subplots()
@@ -307,7 +311,7 @@ def tradeoff_scatter(points: pd.DataFrame, path: str | Path, *, xlabel: str, yla
     ax.margins(x=0.15, y=0.15)                      # room for the labels beside the outermost points
     ax.set_xlabel(xlabel + (" (log scale)" if log_x else ""))
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{title}\n(error bars: ± std over seeds)", fontsize=11)
+    ax.set_title(f"{title}\n({ERROR_BARS if spread else ONE_SEED})", fontsize=11)
     ax.grid(alpha=0.3, which="both" if log_x else "major")
     if points.empty:
         ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", transform=ax.transAxes)
@@ -338,6 +342,7 @@ def metric_bars(bars: pd.DataFrame, path: str | Path, *, ylabel: str, title: str
     ax = fig.subplots()
     x = np.arange(k)
     means = bars["mean"].to_numpy(dtype=float)
+    spread = bool(np.isfinite(bars["std"].to_numpy(dtype=float)).any())     # NaN std: one seed per variant
     stds = np.nan_to_num(bars["std"].to_numpy(dtype=float))
     ok = np.isfinite(means)                        # variants without a finished run get a note, not a bar
     ax.bar(x[ok], means[ok], yerr=stds[ok], capsize=5, width=0.65,
@@ -361,7 +366,8 @@ def metric_bars(bars: pd.DataFrame, path: str | Path, *, ylabel: str, title: str
                   rotation_mode="anchor")
     ax.set_ylabel(ylabel)
     ax.set_xlabel("variant")
-    ax.set_title(f"{title}\n(bar: mean over seeds, error bar: ± std)", fontsize=11)
+    ax.set_title(f"{title}\n(" + ("bar: mean over seeds, error bar: ± std" if spread else ONE_SEED) + ")",
+                 fontsize=11)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     if has_ref:

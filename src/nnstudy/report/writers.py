@@ -113,11 +113,13 @@ def _make_figures(ctx: Context) -> list[Block]:
     reference = {v: (ctx.report.reference.get(v) or {}).get(ctx.metric) for v in ctx.variants}
     reference = {v: number(x) for v, x in reference.items() if number(x) is not None}   # no line for a non-number
     better = "higher is better" if ctx.report.mode == "max" else "lower is better"
+    spread = bool(bars["std"].notna().any())           # std over one seed is NaN
+    bands = "line = mean over seeds, band = mean ± std" if spread else "one seed per variant"
     out.append(Heading(3, "Overview"))
     image("metric_bars", lambda p: F.metric_bars(
         bars, p, ylabel=metric_label, title=f"{metric_label.split(' (')[0]} per variant ({better})",
         colors=ctx.colors, baseline=ctx.baseline, reference=reference),
-        f"{metric_label} per variant: mean ± std over seeds"
+        f"{metric_label} per variant: " + ("mean ± std over seeds" if spread else "one seed per variant")
         + ("; dashed black lines: the write-up's reported value (one run)" if reference else "") + ".")
 
     histories = {v: [r.history for r in ctx.finished(v) if r.history is not None] for v in ctx.variants}
@@ -126,7 +128,7 @@ def _make_figures(ctx: Context) -> list[Block]:
         image("learning_curves", lambda p: F.learning_curves(histories, p, colors=ctx.colors, loss_name=loss_name,
                                                               unit=unit, title="Learning curves of every variant"),
               "Per-epoch learning curves of every variant (finished runs): train dashed, validation solid"
-              + _test_curve_text(ctx) + "; line = mean over seeds, band = mean ± std.")
+              + _test_curve_text(ctx) + f"; {bands}.")
     else:
         ctx.notes.append("learning curves: no finished run has a metrics.csv yet")
     steps = {v: [r.steps for r in ctx.finished(v) if r.steps is not None] for v in ctx.variants}
@@ -138,7 +140,7 @@ def _make_figures(ctx: Context) -> list[Block]:
                                                           x_axis="step", title=scored),
               f"{scored} (train.eval_every_steps; train = running mean of the "
               "epoch so far" + (", test dotted: curves only, the epoch is selected on validation" if tested else "")
-              + "): line = mean over seeds, band = mean ± std.")
+              + f"): {bands}.")
 
     pair: list[Block] = []
     for key, xlabel, stem, what in (("params", "trainable parameters", "tradeoff_params", "model size"),
@@ -153,7 +155,8 @@ def _make_figures(ctx: Context) -> list[Block]:
             image(stem, lambda p, pts=points, xl=xlabel, w=what: F.tradeoff_scatter(
                 pts, p, xlabel=xl, ylabel=metric_label, colors=ctx.colors,
                 title=f"{metric_label.split(' (')[0]} vs {w}"),
-                f"{metric_label} against {xlabel}, one point per variant (error bars: ± std over seeds).", pair)
+                f"{metric_label} against {xlabel}, one point per variant "
+                f"({F.ERROR_BARS if spread else 'one seed each'}).", pair)
         else:
             ctx.notes.append(f"{stem}.png: no finished run reports {key}")
     images = [b for b in pair if isinstance(b, Image)]
