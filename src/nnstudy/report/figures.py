@@ -345,7 +345,7 @@ def metric_bars(bars: pd.DataFrame, path: str | Path, *, ylabel: str, title: str
     spread = bool(np.isfinite(bars["std"].to_numpy(dtype=float)).any())     # NaN std: one seed per variant
     stds = np.nan_to_num(bars["std"].to_numpy(dtype=float))
     ok = np.isfinite(means)                        # variants without a finished run get a note, not a bar
-    ax.bar(x[ok], means[ok], yerr=stds[ok], capsize=5, width=0.65,
+    ax.bar(x[ok], means[ok], yerr=stds[ok] if spread else None, capsize=5, width=0.65,
            color=[colors.get(v, "0.5") for v, k in zip(bars["variant"], ok) if k], edgecolor="black",
            linewidth=0.6, error_kw={"elinewidth": 1.3})
     top = np.nanmax(np.concatenate([means + stds, list(reference.values()) or [0.0], [0.0]]))
