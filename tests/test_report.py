@@ -326,3 +326,34 @@ def test_captions_of_a_one_seed_study_say_one_seed(study_dir, built, tmp_path):
     text = build_report(one)["report.md"].read_text(encoding="utf-8")
     assert "per variant: one seed per variant" in text and "one point per variant (one seed each)" in text
     assert "band = mean ± std" not in text and "error bars: ±" not in text
+
+
+def test_references_carry_the_label_the_study_gives_them(study_dir, built, tmp_path):
+    """SPEC C's references are published checkpoints, not a write-up's one run: the report says what they are."""
+    default = built["report.md"].read_text(encoding="utf-8")
+    assert "## Compared with the write-up" in default and "| nnstudy − write-up |" in default
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    study = yaml.safe_load((study_dir / "study.yaml").read_text(encoding="utf-8"))
+    study["report"]["reference_label"] = "published <checkpoints>"
+    (labelled / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    test = build_dataset("cifar10-sample").test
+    for variant, act, acc in (("base", "relu", 0.55), ("act=tanh", "tanh", 0.62)):
+        for seed in (0, 1):
+            _write_run(labelled / "runs" / f"{variant}__s{seed}", seed, act, acc + 0.02 * seed, test.targets)
+    out = build_report(labelled)
+    md = out["report.md"].read_text(encoding="utf-8")
+    assert "Compared with the published" in md and "test_acc (published" in md
+    assert "dashed black lines: the reference value (published" in md
+    assert "write-up" not in md.replace("write-up 003", "")          # the source's own words stay as given
+    assert "Compared with the published &lt;checkpoints&gt;" in out["report.html"].read_text(encoding="utf-8")
+
+
+def test_a_reference_label_must_be_short_and_given():
+    from nnstudy.errors import ConfigError
+    from nnstudy.study.spec import load_study_spec
+    base = {"name": "s", "base": {"model": {"name": "tutorial_cnn"}}, "seeds": [0]}
+    for bad in ("", "x" * 41):
+        with pytest.raises(ConfigError, match=r"^study: report\.reference_label: String should have") as err:
+            load_study_spec({**base, "report": {"reference_label": bad}})
+        assert "\n" not in str(err.value)

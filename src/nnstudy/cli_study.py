@@ -95,8 +95,8 @@ def _print_study(study_dir: Path) -> None:
     frame = summary_table(agg, study)
     metric = study.report.metric
     # the terminal gets the verdict columns; report.md / report.html have every metric
-    keep = ["variant", "n", metric, f"{metric} (write-up)", f"diff {metric} [95% CI]", "p", adjusted_p_column(study),
-            "verdict", "params", "train s"]
+    keep = ["variant", "n", metric, f"{metric} ({study.report.reference_label})", f"diff {metric} [95% CI]", "p",
+            adjusted_p_column(study), "verdict", "params", "train s"]
     frame = frame[[c for c in keep if c in frame.columns]]
     mode = "" if study.mode == "full" else f" — {study.mode.upper()} MODE"
     table = Table(title=f"{study.name}{mode}: mean ± std over seeds; verdicts vs {study.baseline!r} on {metric} "

@@ -329,7 +329,7 @@ def metric_bars(bars: pd.DataFrame, path: str | Path, *, ylabel: str, title: str
                 colors: Mapping[str, Any] | None = None, baseline: str | None = None,
                 reference: Mapping[str, float] | None = None, reference_label: str = "write-up") -> Path:
     """The report metric per variant: bar = mean over seeds, error bar = std, text = mean and n; a black dashed
-    line across the bar marks the write-up's reported value where there is one.
+    line across the bar marks the reference value (labelled reference_label in the legend) where there is one.
 
     Args:
         bars: columns variant, mean, std, n (rows in display order; mean NaN = no finished run).
@@ -371,5 +371,5 @@ def metric_bars(bars: pd.DataFrame, path: str | Path, *, ylabel: str, title: str
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     if has_ref:
-        _legend_below(fig, [Line2D([], [], ls="--", color="black", lw=2)], [f"{reference_label} (one run)"], 1)
+        _legend_below(fig, [Line2D([], [], ls="--", color="black", lw=2)], [reference_label], 1)
     return _save(fig, path)

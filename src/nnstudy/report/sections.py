@@ -34,8 +34,8 @@ def document(ctx: Context, figure_blocks: list[Block]) -> list[Block]:
     if mode != "full":
         blocks.append(Banner("warning", [Bold(f"{mode.upper()} MODE."), " These runs use a shortened protocol "
                                          "(fewer epochs and/or less data) to check that the study works end to end. "
-                                         "Their numbers are not comparable with the write-up's; run the full mode "
-                                         "for results."]))
+                                         "Their numbers are not comparable with the full protocol's; run the full "
+                                         "mode for results."]))
     unfinished = {s: c for s, c in counts.items() if s != "finished"}
     if unfinished:
         blocks.append(Banner("warning", [Bold("Partial study: "), f"{counts.get('finished', 0)} of {total} runs "
@@ -49,7 +49,7 @@ def document(ctx: Context, figure_blocks: list[Block]) -> list[Block]:
 
     sections: list[tuple[str, list[Block]]] = [
         ("Results", _results_section(ctx)),
-        ("Compared with the write-up", _reference_section(ctx)),
+        (f"Compared with the {ctx.report.reference_label}", _reference_section(ctx)),
         ("Figures", _figures_section(ctx, figure_blocks)),
         ("Runs", _runs_section(ctx)),
         ("Failed and unfinished runs", _failed_section(ctx)),
@@ -167,9 +167,9 @@ def _reference_section(ctx: Context) -> list[Block]:
     if not rows:
         return []
     source = ctx.report.reference_source or "not given"
-    return [Para(["The numbers the write-up reports (one run each) beside ours (mean ± std over n seeds). "
-                  "Source: ", str(source)]),
-            Table(["variant", "metric", "write-up", "nnstudy", "n", "nnstudy − write-up"], rows,
+    label = ctx.report.reference_label
+    return [Para([f"The reference numbers ({label}) beside ours (mean ± std over n seeds). Source: ", str(source)]),
+            Table(["variant", "metric", label, "nnstudy", "n", f"nnstudy − {label}"], rows,
                   [False, False, True, True, True, True])]
 
 

@@ -118,9 +118,9 @@ def _make_figures(ctx: Context) -> list[Block]:
     out.append(Heading(3, "Overview"))
     image("metric_bars", lambda p: F.metric_bars(
         bars, p, ylabel=metric_label, title=f"{metric_label.split(' (')[0]} per variant ({better})",
-        colors=ctx.colors, baseline=ctx.baseline, reference=reference),
+        colors=ctx.colors, baseline=ctx.baseline, reference=reference, reference_label=ctx.report.reference_label),
         f"{metric_label} per variant: " + ("mean ± std over seeds" if spread else "one seed per variant")
-        + ("; dashed black lines: the write-up's reported value (one run)" if reference else "") + ".")
+        + (f"; dashed black lines: the reference value ({ctx.report.reference_label})" if reference else "") + ".")
 
     histories = {v: [r.history for r in ctx.finished(v) if r.history is not None] for v in ctx.variants}
     histories = {v: h for v, h in histories.items() if h}

@@ -51,6 +51,9 @@ class ReportSpec(_Frozen):
     metrics: list[str] = Field(default_factory=lambda: ["test_acc", "test_loss", "val_acc", "train_acc"])
     reference: dict[str, dict[str, Any] | None] = Field(default_factory=dict)   # the write-up's numbers
     reference_source: str = ""
+    # what the reference numbers are, in a few words: the column header, the legend, the section's title
+    # ("write-up"; "published checkpoints" for SPEC C)
+    reference_label: Annotated[str, Field(min_length=1, max_length=40)] = "write-up"
     notes: str = ""
     # how the verdicts are reached (docs/verdicts.md): the paired test, the correction over the study's
     # comparisons, and, with a margin (the smallest difference that matters, in the metric's units), equivalence
@@ -159,7 +162,8 @@ class ResolvedStudy(_Frozen):
         raw["description"] = raw.get("description") or ""
         report = raw["report"]
         report.update(metrics=report.get("metrics") or [], reference=report.get("reference") or {},
-                      reference_source=report.get("reference_source") or "", notes=report.get("notes") or "")
+                      reference_source=report.get("reference_source") or "", notes=report.get("notes") or "",
+                      reference_label=report.get("reference_label") or "write-up")
         try:
             return cls.model_validate(raw)
         except RunDirError:

@@ -28,9 +28,9 @@ def adjusted_p_column(study: ResolvedStudy) -> str | None:
 
 def summary_table(agg: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
     """One row per variant, display strings. Columns: variant, n, each report metric (mean ± std over finished
-    seeds), the write-up's value of report.metric (when the study gives references), diff <metric> [95% CI]
-    (variant − baseline), p, the adjusted p, verdict; then the costs: params, MACs (per sample, forward pass),
-    train s, eval s (verdict_columns and COST_COLUMNS split them)."""
+    seeds), the reference value of report.metric (column "<metric> (<report.reference_label>)", when the study
+    gives references), diff <metric> [95% CI] (variant − baseline), p, the adjusted p, verdict; then the costs:
+    params, MACs (per sample, forward pass), train s, eval s (verdict_columns and COST_COLUMNS split them)."""
     report = study.report
     metric, reference = report.metric, report.reference
     out = pd.DataFrame({"variant": agg["variant"].astype(str)})
@@ -40,7 +40,8 @@ def summary_table(agg: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
         digits[m] = places(agg, m)
         out[m] = _mean_std_column(agg, m, digits[m])
     if any(metric in (reference.get(v) or {}) for v in out["variant"]):
-        out[f"{metric} (write-up)"] = [N.plain((reference.get(v) or {}).get(metric)) for v in out["variant"]]
+        values = [N.plain((reference.get(v) or {}).get(metric)) for v in out["variant"]]
+        out[f"{metric} ({report.reference_label})"] = values
     d = digits[metric]
     out[f"diff {metric} [95% CI]"] = [_diff_cell(r, d) for _, r in agg.iterrows()]
     out["p"] = [N.p_value(p) for p in agg["p_value"]]
