@@ -15,8 +15,8 @@ variant × seed of the study file, full CIFAR-10):
   checkpoints, the final test, the report), timed from the command's start to its exit.
 
 Wall seconds of each side, per study and in all; the goal (issue #18) is nnstudy ≥ 4× faster on 2 cores. Writes
-benchmarks/results/seed_protocol_e2e/<machine type>.json. `--epochs`/`--subset` shrink both sides alike for a
-smoke test (the result is then labelled with them).
+benchmarks/results/seed_protocol_e2e/<machine type>.json after each study (a run of some studies adds to the
+others' rows). `--epochs`/`--subset` shrink both sides alike for a smoke test, whose table is printed, not saved.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from _common import environment, save
+from _common import environment, merged_rows, save
 from nnstudy.data import build_dataset
 from nnstudy.models import build_model
 from nnstudy.study.spec import load_study_spec
@@ -106,6 +106,8 @@ def main() -> None:
     args = p.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="seed_protocol_e2e-") if not args.keep else None
     out = Path(args.keep or tmp.name)
+    settings = environment(epochs=args.epochs, subset=args.subset, threads=torch.get_num_threads())
+    shrunk = bool(args.epochs or args.subset)
     rows = []
     for study in args.studies:
         row: dict = {"study": study}
@@ -114,14 +116,22 @@ def main() -> None:
         if args.side in ("nnstudy", "both"):
             row["nnstudy_s"] = nnstudy_side(study, args.epochs, args.subset, out)
         rows.append(row)
-    save("seed_protocol_e2e", {**environment(epochs=args.epochs, subset=args.subset, threads=torch.get_num_threads()),
-                               "rows": rows}, markdown)
+        # after every study: a run killed in the second study keeps the first (each is ~1-2 h of measurement),
+        # and a run of one study (--studies X) adds its row to the other's instead of erasing it
+        if not shrunk:
+            save("seed_protocol_e2e", {**settings, "rows": merged_rows("seed_protocol_e2e", rows, key="study")},
+                 markdown)
+    if shrunk:   # a smoke test never replaces the full protocol's result
+        print(markdown({**settings, "rows": rows}))
+        print("shrunk run (--epochs/--subset): printed, not saved", file=sys.stderr)
 
 
 def markdown(result: dict) -> str:
     shrink = [f"{k} {result[k]}" for k in ("epochs", "subset") if result.get(k)]
-    lines = [f"`{result['command']}` — {result['machine_type']}, torch {result['torch']}; wall seconds, one "
-             f"measurement" + (f" (**shrunk: {', '.join(shrink)}**)" if shrink else ""), "",
+    commands = list(dict.fromkeys(r.get("command", result["command"]) for r in result["rows"]))
+    lines = [" and ".join(f"`{c}`" for c in commands) + f" — {result['machine_type']}, torch {result['torch']}; "
+             "wall seconds, one measurement"
+             + (f" (**shrunk: {', '.join(shrink)}**)" if shrink else ""), "",
              "| study | runs | tutorial loop, run after run | nnstudy run | nnstudy faster |",
              "|---|---:|---:|---:|---:|"]
     total = {"t": 0.0, "n": 0.0}
