@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -86,14 +87,16 @@ def tutorial_side(study: str, epochs: int | None, subset: int | None) -> tuple[f
     return time.perf_counter() - t0, runs
 
 
-def nnstudy_side(study: str, epochs: int | None, subset: int | None, out: Path) -> float:
+def nnstudy_side(study: str, epochs: int | None, subset: int | None, out: Path) -> tuple[float, float]:
+    """Wall seconds of `nnstudy run STUDY`, and its runs' mean test accuracy (the epoch chosen on validation)."""
     overrides = ([f"train.epochs={epochs}"] if epochs else []) + ([f"data.subset={subset}"] if subset else [])
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "nnstudy", "run", study, "--out", str(out), "--quiet", *overrides],
                    check=True)
     seconds = time.perf_counter() - t0
+    results = pd.read_csv(out / study / "results.csv")
     print(f"nnstudy {study}: {seconds:.0f} s", file=sys.stderr, flush=True)
-    return seconds
+    return seconds, float(results["test_acc"].mean())
 
 
 def main() -> None:
@@ -114,7 +117,7 @@ def main() -> None:
         if args.side in ("tutorial", "both"):
             row["tutorial_s"], row["tutorial_runs"] = tutorial_side(study, args.epochs, args.subset)
         if args.side in ("nnstudy", "both"):
-            row["nnstudy_s"] = nnstudy_side(study, args.epochs, args.subset, out)
+            row["nnstudy_s"], row["nnstudy_test_acc"] = nnstudy_side(study, args.epochs, args.subset, out)
         rows.append(row)
         # after every study: a run killed in the second study keeps the first (each is ~1-2 h of measurement),
         # and a run of one study (--studies X) adds its row to the other's instead of erasing it
@@ -132,20 +135,25 @@ def markdown(result: dict) -> str:
     lines = [" and ".join(f"`{c}`" for c in commands) + f" — {result['machine_type']}, torch {result['torch']}; "
              "wall seconds, one measurement"
              + (f" (**shrunk: {', '.join(shrink)}**)" if shrink else ""), "",
-             "| study | runs | tutorial loop, run after run | nnstudy run | nnstudy faster |",
-             "|---|---:|---:|---:|---:|"]
+             "| study | runs | tutorial loop, run after run | nnstudy run | nnstudy faster "
+             "| test acc, mean of the runs: tutorial (last epoch) / nnstudy (epoch chosen on validation) |",
+             "|---|---:|---:|---:|---:|---:|"]
     total = {"t": 0.0, "n": 0.0}
     for r in result["rows"]:
         t, n = r.get("tutorial_s"), r.get("nnstudy_s")
         runs = len(r.get("tutorial_runs", [])) or "—"
         ratio = f"{t / n:.1f}×" if t and n else "—"
-        lines.append(f"| {r['study']} | {runs} | {_seconds(t)} | {_seconds(n)} | {ratio} |")
+        tutorial_acc = [run["test_acc"] for run in r.get("tutorial_runs", [])]
+        accs = (f"{sum(tutorial_acc) / len(tutorial_acc):.3f}" if tutorial_acc else "—") + " / " + \
+            (f"{r['nnstudy_test_acc']:.3f}" if r.get("nnstudy_test_acc") is not None else "—")
+        lines.append(f"| {r['study']} | {runs} | {_seconds(t)} | {_seconds(n)} | {ratio} | {accs} |")
         if t and n:
             total["t"] += t
             total["n"] += n
     if total["n"]:
-        lines.append(f"| **both** | | {total['t']:,.0f} s | {total['n']:,.0f} s | {total['t'] / total['n']:.1f}× |")
-    return "\n".join(lines)
+        lines.append(f"| **both** | | {total['t']:,.0f} s | {total['n']:,.0f} s | {total['t'] / total['n']:.1f}× | |")
+    notes = [f"- {r['study']}: {r['note']}" for r in result["rows"] if r.get("note")]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def _seconds(value: float | None) -> str:
