@@ -89,13 +89,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _print_study(study_dir: Path) -> None:
     from .study.results import aggregate, collect_runs, describe_verdicts, read_study
-    from .study.tables import adjusted_p_column, chance_note, summary_table
+    from .study.tables import adjusted_p_column, chance_note, reference_column, summary_table
     study = read_study(study_dir)
     agg = aggregate(collect_runs(study_dir), study)
     frame = summary_table(agg, study)
     metric = study.report.metric
     # the terminal gets the verdict columns; report.md / report.html have every metric
-    keep = ["variant", "n", metric, f"{metric} ({study.report.reference_label})", f"diff {metric} [95% CI]", "p",
+    keep = ["variant", "n", metric, reference_column(study), f"diff {metric} [95% CI]", "p",
             adjusted_p_column(study), "verdict", "params", "train s"]
     frame = frame[[c for c in keep if c in frame.columns]]
     mode = "" if study.mode == "full" else f" — {study.mode.upper()} MODE"

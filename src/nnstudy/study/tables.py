@@ -26,6 +26,11 @@ def adjusted_p_column(study: ResolvedStudy) -> str | None:
     return f"p ({name})" if name else None
 
 
+def reference_column(study: ResolvedStudy) -> str:
+    """The summary table's column of the reference values of report.metric, named by what they are."""
+    return f"{study.report.metric} ({study.report.reference_label})"
+
+
 def summary_table(agg: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
     """One row per variant, display strings. Columns: variant, n, each report metric (mean ± std over finished
     seeds), the reference value of report.metric (column "<metric> (<report.reference_label>)", when the study
@@ -41,7 +46,7 @@ def summary_table(agg: pd.DataFrame, study: ResolvedStudy) -> pd.DataFrame:
         out[m] = _mean_std_column(agg, m, digits[m])
     if any(metric in (reference.get(v) or {}) for v in out["variant"]):
         values = [N.plain((reference.get(v) or {}).get(metric)) for v in out["variant"]]
-        out[f"{metric} ({report.reference_label})"] = values
+        out[reference_column(study)] = values
     d = digits[metric]
     out[f"diff {metric} [95% CI]"] = [_diff_cell(r, d) for _, r in agg.iterrows()]
     out["p"] = [N.p_value(p) for p in agg["p_value"]]
