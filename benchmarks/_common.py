@@ -18,7 +18,7 @@ from nnstudy.measure.environment import cpu_model
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # the CPU features that decide how fast (and in which precision) training runs, as /proc/cpuinfo names them
-FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
 
 
 def machine() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Is `train.precision: auto` as fast as the better of fp32 and bf16 on every recipe we ship? Step times side by side.
 
     python benchmarks/precision_speed.py [--repeats 3] [--steps 20]
+    python benchmarks/precision_speed.py --redecide   # auto's column again, from this machine type's times
 
 For each shipped recipe (the model, batch size, optimiser and data of its study or the quickstart), the engine's own
 training step — the Task's loss under the Runtime's autocast, backward, optimiser step — timed over `--steps` steps
@@ -8,19 +9,23 @@ training step — the Task's loss under the Runtime's autocast, backward, optimi
 within each of `--repeats` rounds (medians). The Runtime sets both up as a run would (memory format included);
 "auto" is what decide_precision picks on this machine and its time that of the precision it picks. Goal (issue
 #18): auto within 5 % of the better of the two on every recipe, on every machine type. Writes
-benchmarks/results/precision_speed/<machine type>.json.
+benchmarks/results/precision_speed/<machine type>.json. auto's decision times nothing (it is a function of the
+machine and the recipe), so when its rule changes, `--redecide` fills the column again against the times already
+measured here, and the table names the command that decided it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
 import time
+from typing import Any
 
 import torch
 
-from _common import environment, merged_rows, save
+from _common import environment, merged_rows, result_path, save
 from nnstudy.engine.build import build_parts
 from nnstudy.engine.optim import build_optimizer
 from nnstudy.engine.runtime import Runtime
@@ -90,12 +95,36 @@ def timed_steps(model_name: str, overrides: list[str], precision: str, steps: in
     return t0 - start, (time.perf_counter() - t0) / steps
 
 
+def decide(name: str, fp32_ms: float, bf16_ms: float) -> dict[str, Any]:
+    """What `precision: auto` picks for recipe `name` on this machine, and how far that is from the better time."""
+    model, overrides = RECIPES[name]
+    probe = build_parts(load_config(model, ["data.name=cifar10-sample", *overrides]))
+    auto = Runtime.setup(device="cpu", precision="auto", model=probe.model, task=probe.task, data=probe.data,
+                         batch_size=probe.config.train.batch_size)
+    chosen = fp32_ms if auto.precision == "fp32" else bf16_ms
+    return {"auto": auto.precision, "auto_reason": auto.precision_reason,
+            "auto_vs_best": chosen / min(fp32_ms, bf16_ms)}
+
+
+def redecide() -> None:
+    """auto's column of this machine type's results again, by today's rule, against the times measured there."""
+    path = result_path("precision_speed")
+    if not path.is_file():
+        sys.exit(f"{path}: no results for this machine type to decide against; run the benchmark first")
+    result = json.loads(path.read_text())
+    rows = [{**r, **decide(r["recipe"], r["fp32_ms"], r["bf16_ms"])} for r in result["rows"] if r["recipe"] in RECIPES]
+    save("precision_speed", {**result, "rows": rows, "auto_command": "python " + " ".join(sys.argv)}, markdown)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--only", nargs="*", default=None, help="recipe names (default: all)")
+    p.add_argument("--redecide", action="store_true", help="time nothing: decide auto's column again")
     args = p.parse_args()
+    if args.redecide:
+        return redecide()
     rows = []
     for name, (model, overrides) in RECIPES.items():
         if args.only and name not in args.only:
@@ -105,13 +134,9 @@ def main() -> None:
             for precision in times:
                 times[precision].append(step_time(model, overrides, precision, args.steps))
         fp32, bf16 = (statistics.median(times[k]) for k in ("fp32", "bf16"))
-        probe = build_parts(load_config(model, ["data.name=cifar10-sample", *overrides]))
-        auto = Runtime.setup(device="cpu", precision="auto", model=probe.model, task=probe.task, data=probe.data,
-                             batch_size=probe.config.train.batch_size)
-        chosen = fp32 if auto.precision == "fp32" else bf16
-        rows.append({"recipe": name, "fp32_ms": 1000 * fp32, "bf16_ms": 1000 * bf16, "auto": auto.precision,
-                     "auto_reason": auto.precision_reason, "auto_vs_best": chosen / min(fp32, bf16)})
-        print(f"{name}: fp32 {1000 * fp32:.1f} ms, bf16 {1000 * bf16:.1f} ms, auto = {auto.precision}",
+        auto = decide(name, 1000 * fp32, 1000 * bf16)
+        rows.append({"recipe": name, "fp32_ms": 1000 * fp32, "bf16_ms": 1000 * bf16, **auto})
+        print(f"{name}: fp32 {1000 * fp32:.1f} ms, bf16 {1000 * bf16:.1f} ms, auto = {auto['auto']}",
               file=sys.stderr, flush=True)
     if args.only:   # the other recipes' rows of this machine type stay, each with the command that measured it
         rows = merged_rows("precision_speed", rows)
@@ -124,8 +149,10 @@ def markdown(result: dict) -> str:
     source = (f"`{commands[0]}`" if len(commands) == 1 else
               f"{len(commands)} runs of `benchmarks/precision_speed.py` (each row's command is in its results file; "
               f"the last: `{result['command']}`)")
+    decided = (f"; auto's column decided again by `{result['auto_command']}` against these times (auto's rule "
+               "changed after they were measured)" if result.get("auto_command") else "")
     lines = [f"{source} — {result['machine_type']}, {result['threads']} threads, torch {result['torch']}; ms per "
-             f"training step, medians of {result['repeats']} rounds of at least {result['steps']} steps",
+             f"training step, medians of {result['repeats']} rounds of at least {result['steps']} steps{decided}",
              "", "| recipe | fp32 ms | bf16 ms | bf16 speed-up | auto picks | auto vs the better |",
              "|---|---:|---:|---:|---|---:|"]
     lines += [f"| {r['recipe']} | {r['fp32_ms']:.1f} | {r['bf16_ms']:.1f} | {r['fp32_ms'] / r['bf16_ms']:.2f}× | "

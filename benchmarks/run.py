@@ -118,11 +118,12 @@ def render() -> str:
     parts = ["# Benchmarks", "",
              "Measured by `python benchmarks/run.py` (see its `--help`); each section names the exact command, the "
              "machine and the torch version it ran with, and quotes medians of repeats. Performance goals and what "
-             "was tried are in the text under each table. Our machines are of two types, AMD EPYC with AVX2 only "
-             "and AMD EPYC (Zen 4) with AVX-512 BF16, where bf16 is 4-5× slower and 1.5-2.2× faster than fp32 "
-             "respectively: each result says which type it comes from (benchmarks/results/NAME/TYPE.json), and a "
-             "section shows one table per type measured. Numbers from one machine compare only with numbers from "
-             "the same machine.", ""]
+             "was tried are in the text under each table. Our machines are of three types so far: AMD EPYC with "
+             "AVX2 only, where bf16 is 4-5× slower than fp32; AMD EPYC (Zen 4) with AVX-512 BF16, where it is "
+             "1.5-2.2× faster; and Intel Xeon (family 6 model 207) with AVX-512 BF16 but no AMX, where it is "
+             "0.58-0.97× fp32's speed. Each result says which type it comes from "
+             "(benchmarks/results/NAME/TYPE.json), and a section shows one table per type measured. Numbers "
+             "from one machine compare only with numbers from the same machine.", ""]
     goals = HERE / "notes" / "goals.md"
     if goals.is_file():   # the performance goals of the issues, each met or missed with its figure and machine
         parts += [goals.read_text().strip(), ""]

@@ -10,31 +10,38 @@ import torch.nn.functional as F
 
 from nnstudy.engine import train
 from nnstudy.engine.build import build_parts
-from nnstudy.engine.runtime import BF16_CPU_FLAGS, Runtime, decide_precision, fp32_reason
+from nnstudy.engine.runtime import BF16_CPU_FLAGS, Runtime, cpu_vendor, decide_precision, fp32_reason
 from nnstudy.resolution import load_config
 
-# (setting, device, CPU flags, CUDA capability, model/task fp32 reason) -> (precision, reason contains)
+# (setting, device, CPU flags, CPU vendor, CUDA capability, model/task fp32 reason) -> (precision, reason contains)
+AMD, INTEL = "AuthenticAMD", "GenuineIntel"
 CASES = [
-    ("auto", "cpu", {"avx2", "fma"}, None, None, "fp32", "no avx512_bf16"),                 # AMD EPYC AVX2 only
-    ("auto", "cpu", {"avx2", "avx512f", "avx512_bf16"}, None, None, "bf16", "avx512_bf16"),  # Zen 4 / Zen 5
-    ("auto", "cpu", {"avx512f", "amx_bf16", "amx_tile", "avx512_bf16"}, None, None, "bf16", "amx_bf16"),  # Xeon SPR
-    ("auto", "cpu", {"avx512f", "avx512_vnni"}, None, None, "fp32", "no avx512_bf16"),      # Cascade Lake
-    ("auto", "cpu", set(), None, None, "fp32", "no avx512_bf16"),                           # flags unreadable
-    ("auto", "cuda", set(), (9, 0), None, "bf16", "sm_90"),                                 # H100 / H200
-    ("auto", "cuda", set(), (8, 0), None, "bf16", "sm_80"),                                 # A100
-    ("auto", "cuda", set(), (7, 5), None, "fp16", "sm_75"),                                 # T4
-    ("auto", "cuda", set(), (6, 1), None, "fp32", "sm_61"),                                 # GTX 10xx
-    ("auto", "mps", set(), None, None, "fp32", "mps"),
-    ("auto", "cpu", {"avx512_bf16"}, None, "GRU loses accuracy", "fp32", "GRU loses accuracy"),
-    ("fp32", "cpu", {"avx512_bf16"}, None, None, "fp32", "train.precision=fp32"),
-    ("bf16", "cpu", {"avx2"}, None, None, "bf16", "train.precision=bf16"),                  # forced: the user's call
-    ("fp16", "cuda", set(), (9, 0), "GRU", "fp16", "train.precision=fp16"),
+    ("auto", "cpu", {"avx2", "fma"}, AMD, None, None, "fp32", "no avx512_bf16"),                # AMD EPYC AVX2 only
+    ("auto", "cpu", {"avx2", "avx512f", "avx512_bf16"}, AMD, None, None, "bf16", "avx512_bf16"),  # Zen 4 / Zen 5
+    ("auto", "cpu", {"avx512f", "amx_bf16", "amx_tile", "avx512_bf16"}, INTEL, None, None, "bf16",
+     "amx_bf16"),                                                                                 # Xeon SPR with AMX
+    ("auto", "cpu", {"avx2", "avx512f", "avx512_bf16", "avx512_fp16"}, INTEL, None, None, "fp32",
+     "avx512_bf16 without amx_bf16 on GenuineIntel"),                                  # Xeon model 207, AMX hidden
+    ("auto", "cpu", {"avx512_bf16"}, "", None, None, "fp32", "unknown vendor"),         # vendor unreadable: no bet
+    ("auto", "cpu", {"avx512f", "avx512_vnni"}, INTEL, None, None, "fp32", "no avx512_bf16"),     # Cascade Lake
+    ("auto", "cpu", set(), "", None, None, "fp32", "no avx512_bf16"),                             # flags unreadable
+    ("auto", "cuda", set(), "", (9, 0), None, "bf16", "sm_90"),                                   # H100 / H200
+    ("auto", "cuda", set(), "", (8, 0), None, "bf16", "sm_80"),                                   # A100
+    ("auto", "cuda", set(), "", (7, 5), None, "fp16", "sm_75"),                                   # T4
+    ("auto", "cuda", set(), "", (6, 1), None, "fp32", "sm_61"),                                   # GTX 10xx
+    ("auto", "mps", set(), "", None, None, "fp32", "mps"),
+    ("auto", "cpu", {"avx512_bf16"}, AMD, None, "GRU loses accuracy", "fp32", "GRU loses accuracy"),
+    ("fp32", "cpu", {"avx512_bf16"}, AMD, None, None, "fp32", "train.precision=fp32"),
+    ("bf16", "cpu", {"avx2"}, AMD, None, None, "bf16", "train.precision=bf16"),          # forced: the user's call
+    ("bf16", "cpu", {"avx512_bf16"}, INTEL, None, None, "bf16", "train.precision=bf16"),
+    ("fp16", "cuda", set(), "", (9, 0), "GRU", "fp16", "train.precision=fp16"),
 ]
 
 
-@pytest.mark.parametrize("setting, device, flags, capability, keep, precision, why", CASES)
-def test_auto_precision_follows_the_hardware(setting, device, flags, capability, keep, precision, why):
-    chosen, reason = decide_precision(setting, device, flags=flags, capability=capability, fp32_reason=keep)
+@pytest.mark.parametrize("setting, device, flags, vendor, capability, keep, precision, why", CASES)
+def test_auto_precision_follows_the_hardware(setting, device, flags, vendor, capability, keep, precision, why):
+    chosen, reason = decide_precision(setting, device, flags=flags, vendor=vendor, capability=capability,
+                                      fp32_reason=keep)
     assert chosen == precision and why in reason
 
 
@@ -50,15 +57,15 @@ def test_auto_precision_follows_the_hardware(setting, device, flags, capability,
 ])
 def test_auto_keeps_fp32_on_a_cpu_where_a_step_is_too_small_for_bf16(setting, device, flags, macs, precision, why):
     capability = (9, 0) if device == "cuda" else None
-    chosen, reason = decide_precision(setting, device, flags=flags, capability=capability, step_macs=macs)
+    chosen, reason = decide_precision(setting, device, flags=flags, vendor=AMD, capability=capability,
+                                      step_macs=macs)
     assert chosen == precision and why in reason
 
 
 def test_the_runtime_weighs_the_training_step_of_the_model_and_batch(monkeypatch):
     """MLP-2 (369,840 MACs per image) at batch 4 is 1.5 M multiply-adds a step: fp32 on a bf16 CPU; at batch 64,
     23.7 M: bf16. Counting them draws no random numbers (a seed's numbers stay those of the run)."""
-    from nnstudy.engine import runtime
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    _on_zen4(monkeypatch)
     parts = build_parts(load_config("mlp2", ["data.name=cifar10-sample"]))
     torch.manual_seed(0)
     small = Runtime.setup(device="cpu", model=parts.model, data=parts.data, batch_size=4)
@@ -72,9 +79,8 @@ def test_the_runtime_weighs_the_training_step_of_the_model_and_batch(monkeypatch
 
 def test_a_run_counts_its_multiply_adds_once(monkeypatch, toy_overrides):
     """auto's count (deciding bf16 on a bf16 CPU) is the one the summary records: one counting pass per run."""
-    from nnstudy.engine import runtime
     from nnstudy.measure import flops
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    _on_zen4(monkeypatch)
     passes = []
     count = flops.summarize
     monkeypatch.setattr(flops, "summarize", lambda *a, **k: passes.append(1) or count(*a, **k))
@@ -90,7 +96,7 @@ def test_the_summary_records_the_choice_and_why(tmp_path, toy_overrides):
     runtime = summary["runtime"]
     parts = build_parts(cfg)
     macs = summary["compute"]["macs"] * cfg.train.batch_size if _flags() & set(BF16_CPU_FLAGS) else None
-    expected = decide_precision("auto", "cpu", flags=_flags(), step_macs=macs,
+    expected = decide_precision("auto", "cpu", flags=_flags(), vendor=cpu_vendor(), step_macs=macs,
                                 fp32_reason=fp32_reason(parts.model, parts.task))
     assert (runtime["precision"], runtime["precision_reason"]) == expected
     assert runtime["memory_format"] == "channels_last" and runtime["device"] == "cpu"
@@ -99,6 +105,13 @@ def test_the_summary_records_the_choice_and_why(tmp_path, toy_overrides):
 def _flags():
     from nnstudy.engine.runtime import cpu_flags
     return cpu_flags()
+
+
+def _on_zen4(monkeypatch):
+    """This machine, as far as auto can tell, is an AMD Zen 4 (AVX-512 BF16, where bf16 pays)."""
+    from nnstudy.engine import runtime
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    monkeypatch.setattr(runtime, "cpu_vendor", lambda: AMD)
 
 
 def test_the_engine_equals_a_bare_loop_of_the_same_recipe(tmp_path, toy_overrides):
@@ -155,7 +168,7 @@ def test_bf16_accuracy_on_the_cifar_sample_is_within_noise_of_fp32(tmp_path):
 
 def test_a_run_resumed_on_another_machine_type_keeps_its_first_precision(tmp_path, toy_overrides, monkeypatch):
     from nnstudy.engine import loop, runtime
-    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    _on_zen4(monkeypatch)
     monkeypatch.setattr(runtime, "MIN_BF16_CPU_MACS", 0)   # the toy step is small: bf16 all the same
     ends = loop._Trainer._end_epoch
 

@@ -7,9 +7,11 @@ there):
 
 - CUDA with bf16 (compute capability ≥ 8.0) → bf16 autocast, and TF32 for the fp32 matmuls left;
   CUDA 7.x → fp16 autocast with a gradient scaler; older → fp32;
-- a CPU that reports native bf16 instructions (``amx_bf16`` or ``avx512_bf16``) → bf16 autocast: 1.5-2.2× faster
-  training there, while on AVX2-only CPUs bf16 is emulated and 4-5× slower (docs/benchmarks.md) — unless a
-  training step is too small for bf16 to pay (fewer than ``MIN_BF16_CPU_MACS`` forward multiply-adds);
+- a CPU whose bf16 arithmetic outruns its fp32 → bf16 autocast: AMX tiles (``amx_bf16``), or AVX-512 BF16
+  (``avx512_bf16``) on an AMD core, where training is 1.5-2.2× faster than fp32 — unless a training step is too
+  small for bf16 to pay (fewer than ``MIN_BF16_CPU_MACS`` forward multiply-adds). Not on an Intel core with
+  ``avx512_bf16`` and no AMX: bf16 training was 0.58-0.97× fp32's speed on one (Xeon family 6 model 207), nor on
+  AVX2-only CPUs, where bf16 is emulated and 4-5× slower (docs/benchmarks.md);
 - anything else (MPS, other CPUs) → fp32;
 - except a model or task that declares it loses accuracy in bf16 (``fp32_reason``; measured, see
   docs/benchmarks.md): auto keeps fp32 for it.
@@ -33,11 +35,17 @@ from ..errors import ConfigError
 from ..measure import forward_cost
 from .device import pick_device, set_threads, to_memory_format, use_channels_last
 
-__all__ = ["Runtime", "decide_precision", "cpu_flags", "cuda_capability", "BF16_CPU_FLAGS",
-           "MIN_BF16_CPU_MACS"]
+__all__ = ["Runtime", "decide_precision", "cpu_flags", "cpu_vendor", "cuda_capability", "BF16_CPU_FLAGS",
+           "MIN_BF16_CPU_MACS", "AVX512_BF16_VENDORS"]
 
 # CPU flags (Linux /proc/cpuinfo names) of native bf16 arithmetic: AMX tiles, AVX-512 BF16 dot products
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+# The vendors (/proc/cpuinfo vendor_id) whose cores make AVX-512 BF16 pay without AMX. AMD Zen 4 and Zen 5: bf16
+# training 1.5-2.2× fp32. Not Intel: on a Xeon (family 6 model 207, avx512_bf16 and avx512_fp16, AMX not exposed)
+# bf16 matmuls ran at 0.5-0.6× fp32's GFLOP/s and training steps at 0.58-0.97× (benchmarks/matmul_precision.py,
+# precision_speed.py) — its bf16 dot products do no more multiply-adds per cycle than its fp32 FMAs, and autocast's
+# casts come on top.
+AVX512_BF16_VENDORS = ("AuthenticAMD",)
 # Autocast casts weights and activations at every op: a cost per op that bf16's faster arithmetic repays only when
 # the op has enough of it. Forward multiply-adds per training step (per-sample MACs × batch) below which bf16 is
 # slower on a CPU (benchmarks/precision_speed.py, AMD EPYC Zen 4, 2 threads: MLP-2 at batch 4, 1.5 M, 16 % slower;
@@ -58,19 +66,31 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_vendor() -> str:
+    """The CPU's vendor as Linux names it ("AuthenticAMD", "GenuineIntel"; empty where it cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def cuda_capability(device: torch.device) -> tuple[int, int] | None:
     if device.type != "cuda":
         return None
     return torch.cuda.get_device_capability(device)
 
 
-def decide_precision(setting: str, device_type: str, *, flags: Iterable[str] = (),
+def decide_precision(setting: str, device_type: str, *, flags: Iterable[str] = (), vendor: str = "",
                      capability: tuple[int, int] | None = None, fp32_reason: str | None = None,
                      step_macs: float | None = None) -> tuple[str, str]:
-    """(precision, why) for `setting` (auto / fp32 / bf16 / fp16) on a device of `device_type` whose CPU reports
-    `flags` or whose CUDA compute capability is `capability`. `fp32_reason`: the model or task keeps fp32 under
-    auto, and why; `step_macs`: forward multiply-adds of one training step (None: not known, not used). Pure:
-    tested on tables of flags and capabilities."""
+    """(precision, why) for `setting` (auto / fp32 / bf16 / fp16) on a device of `device_type` whose CPU (made by
+    `vendor`) reports `flags`, or whose CUDA compute capability is `capability`. `fp32_reason`: the model or task
+    keeps fp32 under auto, and why; `step_macs`: forward multiply-adds of one training step (None: not known, not
+    used). Pure: tested on tables of flags, vendors and capabilities."""
     if setting != "auto":
         return setting, f"train.precision={setting}"
     if fp32_reason:
@@ -85,13 +105,20 @@ def decide_precision(setting: str, device_type: str, *, flags: Iterable[str] = (
             return "fp16", f"CUDA {sm}: fp16 tensor cores, no bf16 (loss scaling)"
         return "fp32", f"CUDA {sm}: no fast half precision"
     if device_type == "cpu":
-        native = [f for f in BF16_CPU_FLAGS if f in set(flags)]
-        if native and step_macs is not None and step_macs < MIN_BF16_CPU_MACS:
-            return "fp32", (f"cpu flags: {native[0]}, but {step_macs / 1e6:.1f} M multiply-adds per training step: "
+        flags = set(flags)
+        if "amx_bf16" in flags:
+            native = "amx_bf16"
+        elif "avx512_bf16" in flags and vendor in AVX512_BF16_VENDORS:
+            native = "avx512_bf16"
+        elif "avx512_bf16" in flags:
+            return "fp32", (f"cpu flags: avx512_bf16 without amx_bf16 on {vendor or 'a CPU of unknown vendor'}: "
+                            "bf16 is slower than fp32 on such cores (measured 0.58-0.97× on an Intel Xeon)")
+        else:
+            return "fp32", "cpu flags: no avx512_bf16 or amx_bf16 (bf16 would be emulated, slower)"
+        if step_macs is not None and step_macs < MIN_BF16_CPU_MACS:
+            return "fp32", (f"cpu flags: {native}, but {step_macs / 1e6:.1f} M multiply-adds per training step: "
                             f"too few for bf16 to pay (< {MIN_BF16_CPU_MACS / 1e6:.0f} M)")
-        if native:
-            return "bf16", f"cpu flags: {native[0]}"
-        return "fp32", "cpu flags: no avx512_bf16 or amx_bf16 (bf16 would be emulated, slower)"
+        return "bf16", f"cpu flags: {native}"
     return "fp32", f"{device_type}: fp32"
 
 
@@ -135,7 +162,8 @@ class Runtime:
                 and model is not None:
             cost = forward_cost(model, data.info.input_shape)   # the run summary reuses it
             macs = _step_macs(cost, batch_size)
-        chosen, why = decide_precision(precision, dev.type, flags=flags, capability=cuda_capability(dev),
+        chosen, why = decide_precision(precision, dev.type, flags=flags, vendor=cpu_vendor() if flags else "",
+                                       capability=cuda_capability(dev),
                                        fp32_reason=keep, step_macs=macs)
         if dev.type == "cuda" and precision == "auto" and (cuda_capability(dev) or (0, 0)) >= (8, 0):
             torch.backends.cuda.matmul.allow_tf32 = True   # the fp32 matmuls autocast leaves (e.g. the loss)
