@@ -3,8 +3,8 @@
     python benchmarks/matmul_precision.py [--threads 2] [--repeats 20]
 
 bf16 autocast only helps where the CPU has bf16 instructions (AVX-512 BF16 / AMX) and PyTorch's kernels use them;
-elsewhere it falls back to slow paths — and on Intel cores without AMX its bf16 dot products are no faster than fp32
-FMAs. fp16 is measured beside them: CPUs with AVX-512 FP16 (Intel Sapphire Rapids and later) have native fp16
+elsewhere it falls back to slow paths — and on an Intel Xeon without AMX it measured slower than fp32 even with
+AVX-512 BF16. fp16 is measured beside them: CPUs with AVX-512 FP16 (Intel Sapphire Rapids and later) have native fp16
 arithmetic. `train.precision: auto` picks from measurements like these (src/nnstudy/engine/runtime.py).
 Prints a Markdown table and writes benchmarks/results/matmul_precision/<machine type>.json.
 """

@@ -43,8 +43,8 @@ BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 # The vendors (/proc/cpuinfo vendor_id) whose cores make AVX-512 BF16 pay without AMX. AMD Zen 4 and Zen 5: bf16
 # training 1.5-2.2× fp32. Not Intel: on a Xeon (family 6 model 207, avx512_bf16 and avx512_fp16, AMX not exposed)
 # bf16 matmuls ran at 0.5-0.6× fp32's GFLOP/s and training steps at 0.58-0.97× (benchmarks/matmul_precision.py,
-# precision_speed.py) — its bf16 dot products do no more multiply-adds per cycle than its fp32 FMAs, and autocast's
-# casts come on top.
+# precision_speed.py). The likely reason: its bf16 dot products do no more multiply-adds per cycle than its two
+# fp32 FMA ports, so only autocast's casts remain.
 AVX512_BF16_VENDORS = ("AuthenticAMD",)
 # Autocast casts weights and activations at every op: a cost per op that bf16's faster arithmetic repays only when
 # the op has enough of it. Forward multiply-adds per training step (per-sample MACs × batch) below which bf16 is
