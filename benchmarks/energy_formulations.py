@@ -66,7 +66,7 @@ def measure_steps(cell: str, formulation: str, steps: int, threads: int) -> dict
     data = build_dataset(cfg["data"]["name"], **data_args)
     rss_data = _rss_mb()
     task = Forecasting()
-    task.setup(data.info)
+    task.setup(data)   # the task reads the data's scalers (and checks its targets)
     model_args = {k: v for k, v in cfg["model"].items() if k != "name"}
     model = build_model("rnn_forecaster", **model_args, input_shape=data.info.input_shape)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["optim"]["lr"])
@@ -128,7 +128,9 @@ def main() -> None:
     for cell in args.cells:
         for formulation in FORMULATIONS:
             out = subprocess.run([sys.executable, __file__, "--one", cell, formulation, "--steps", str(args.steps),
-                                  "--threads", str(args.threads)], check=True, capture_output=True, text=True)
+                                  "--threads", str(args.threads)], capture_output=True, text=True)
+            if out.returncode:   # the child's own error, not just its exit status
+                sys.exit(f"{cell} {formulation}: the measuring process failed:\n{out.stderr[-3000:]}")
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             r = rows[-1]
             print(f"{cell} {formulation}: {r['step_s']:.3f} s/step, {r['epoch_s']:.0f} s/epoch, "
