@@ -21,11 +21,9 @@ there):
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 import torch
@@ -33,6 +31,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..measure import forward_cost
+from ..measure.environment import cpuinfo
 from .device import pick_device, set_threads, to_memory_format, use_channels_last
 
 __all__ = ["Runtime", "decide_precision", "cpu_flags", "cpu_vendor", "cuda_capability", "BF16_CPU_FLAGS",
@@ -54,28 +53,14 @@ AVX512_BF16_VENDORS = ("AuthenticAMD",)
 MIN_BF16_CPU_MACS = 5e6
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags as Linux names them (empty where they cannot be read)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    except OSError:   # not Linux: no flags, so auto stays fp32 on the CPU
-        pass
-    return frozenset()
+    """The CPU's feature flags as Linux names them (empty where they cannot be read: auto stays fp32 on the CPU)."""
+    return frozenset(cpuinfo().get("flags", "").split())
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_vendor() -> str:
     """The CPU's vendor as Linux names it ("AuthenticAMD", "GenuineIntel"; empty where it cannot be read)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
+    return cpuinfo().get("vendor_id", "")
 
 
 def cuda_capability(device: torch.device) -> tuple[int, int] | None:

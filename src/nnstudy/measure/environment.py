@@ -12,18 +12,27 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["environment", "code_version", "cpu_model"]
+__all__ = ["environment", "code_version", "cpu_model", "cpuinfo"]
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_model() -> str:
+def cpuinfo() -> dict[str, str]:
+    """The first CPU's fields in /proc/cpuinfo ("model name", "vendor_id", "flags", ...); empty where it cannot be
+    read (not Linux). Read once per process."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if not line.strip():
+                break   # the first processor's block ends at the first blank line
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def cpu_model() -> str:
+    return cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
 @functools.lru_cache(maxsize=1)
