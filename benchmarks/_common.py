@@ -4,6 +4,7 @@ overwrite each other) and docs/benchmarks.md shows a table per machine type."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import sys
@@ -15,7 +16,9 @@ import torch
 from nnstudy.engine.runtime import cpu_flags
 from nnstudy.measure.environment import cpu_model
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# NNSTUDY_BENCHMARK_RESULTS moves them elsewhere: the smoke tests (tests/test_benchmarks.py) run every benchmark at
+# toy sizes and must not overwrite the measured results
+RESULTS = Path(os.environ.get("NNSTUDY_BENCHMARK_RESULTS") or Path(__file__).resolve().parent / "results")
 
 # the CPU features that decide how fast (and in which precision) training runs, as /proc/cpuinfo names them
 FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")

@@ -52,7 +52,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     data = build_dataset("energy", train_chunk=args.chunk, train_context=args.context)
     task = Forecasting()
-    task.setup(data.info)
+    task.setup(data)   # the task reads the data's scalers (and checks its targets)
     model = build_model("rnn_forecaster", cell=args.cell, layers=args.layers, input_shape=data.info.input_shape)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     gen = torch.Generator().manual_seed(1)   # the same evaluation windows in every trial

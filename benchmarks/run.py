@@ -115,6 +115,7 @@ def run(name: str, extra: list[str]) -> float:
 
 def render() -> str:
     sys.path.insert(0, str(HERE))
+    from _common import RESULTS
     parts = ["# Benchmarks", "",
              "Measured by `python benchmarks/run.py` (see its `--help`); each section names the exact command, the "
              "machine and the torch version it ran with, and quotes medians of repeats. Performance goals and what "
@@ -128,7 +129,7 @@ def render() -> str:
     if goals.is_file():   # the performance goals of the issues, each met or missed with its figure and machine
         parts += [goals.read_text().strip(), ""]
     for name, (title, what, _, _) in BENCHMARKS.items():
-        results = sorted((HERE / "results" / name).glob("*.json"))
+        results = sorted((RESULTS / name).glob("*.json"))
         parts += [f"## {title}", "", what, ""]
         if not results:
             parts += [f"Not measured yet: `python benchmarks/run.py --only {name}`.", ""]

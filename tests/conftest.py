@@ -45,31 +45,48 @@ def toy_overrides(tmp_path):
             "optim.lr=0.05", f"out_dir={tmp_path / 'runs'}"]
 
 
-@pytest.fixture(scope="session")
-def full_cifar10(tmp_path_factory) -> Path:
-    """A data root holding the full CIFAR-10: $NNSTUDY_DATA if it has a verified copy, else one rebuilt from
-    ../shared/data/cifar10 (~30 s) and imported with `nnstudy.data.add`. For tests marked slow."""
+def _data_root_with(name: str, tmp_path_factory, source: Path, build=None) -> Path:
+    """$NNSTUDY_DATA if it has a verified copy of `name`, else a fresh data root where `name` is imported with
+    `nnstudy.data.add` from `source` (or from what `build(folder)` makes there)."""
     from nnstudy.data import store
     from nnstudy.errors import DataError
     if os.environ.get("NNSTUDY_DATA"):
         try:
-            store.verify("cifar10")
+            store.verify(name)
             return Path(os.environ["NNSTUDY_DATA"])
         except DataError:
             pass
-    script = SHARED_DATA / "cifar10" / "build_cifar10_python.py"
-    if not script.is_file():
-        pytest.skip(f"no shared CIFAR-10 at {script.parent} (../shared beside the repository)")
-    build = tmp_path_factory.mktemp("cifar10-build")
-    subprocess.run([sys.executable, str(script), str(build)], check=True, capture_output=True)
+    if not source.exists():
+        pytest.skip(f"no shared {name} at {source} (../shared beside the repository)")
+    if build is not None:
+        source = build(tmp_path_factory.mktemp(f"{name}-build"))
     root = tmp_path_factory.mktemp("data-root")
     old = os.environ.get("NNSTUDY_DATA")
     os.environ["NNSTUDY_DATA"] = str(root)
     try:
-        store.add("cifar10", build / "cifar-10-python.tar.gz")
+        store.add(name, source)
     finally:
         if old is None:
             del os.environ["NNSTUDY_DATA"]
         else:
             os.environ["NNSTUDY_DATA"] = old
     return root
+
+
+@pytest.fixture(scope="session")
+def full_cifar10(tmp_path_factory) -> Path:
+    """A data root holding the full CIFAR-10: $NNSTUDY_DATA if it has a verified copy, else one rebuilt from
+    ../shared/data/cifar10 (~30 s) and imported with `nnstudy.data.add`. For tests marked slow."""
+    script = SHARED_DATA / "cifar10" / "build_cifar10_python.py"
+
+    def build(folder: Path) -> Path:
+        subprocess.run([sys.executable, str(script), str(folder)], check=True, capture_output=True)
+        return folder / "cifar-10-python.tar.gz"
+    return _data_root_with("cifar10", tmp_path_factory, script, build)
+
+
+@pytest.fixture(scope="session")
+def full_energy(tmp_path_factory) -> Path:
+    """A data root holding the full PJM hourly load (the energy studies' data): $NNSTUDY_DATA if it has a verified
+    copy, else one imported from ../shared/data/pjm_hourly. For tests marked slow."""
+    return _data_root_with("energy", tmp_path_factory, SHARED_DATA / "pjm_hourly")
