@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from nnstudy.engine.runtime import cpu_flags
-from nnstudy.measure.environment import cpu_model
+from nnstudy.measure.environment import cpu_model, cpuinfo
 
 # NNSTUDY_BENCHMARK_RESULTS moves them elsewhere: the smoke tests (tests/test_benchmarks.py) run every benchmark at
 # toy sizes and must not overwrite the measured results
@@ -24,8 +24,35 @@ RESULTS = Path(os.environ.get("NNSTUDY_BENCHMARK_RESULTS") or Path(__file__).res
 FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
 
 
+def cpu_id() -> str | None:
+    """Vendor, family and model of the CPU ("AuthenticAMD family 25 model 17"), which tell apart the CPUs that a VM
+    names alike ("AMD EPYC" covers Zen 2 to Zen 5); None where /proc/cpuinfo does not say."""
+    info = cpuinfo()
+    fields = [info.get(k) for k in ("vendor_id", "cpu family", "model")]
+    return None if None in fields else f"{fields[0]} family {fields[1]} model {fields[2]}"
+
+
+def _recorded_cpu_ids(kind: str) -> set[str]:
+    """The CPUs that results of machine type `kind` say they were measured on (results older than the field say
+    nothing)."""
+    ids = set()
+    for path in RESULTS.glob(f"*/{slug(kind)}.json"):
+        try:
+            recorded = json.loads(path.read_text()).get("cpu_id")
+        except (OSError, ValueError):
+            continue
+        if recorded:
+            ids.add(recorded)
+    return ids
+
+
 def machine() -> dict[str, Any]:
-    """The machine a result comes from: CPU model, the features above it has, its type, and the GPU if any."""
+    """The machine a result comes from: CPU model, the features above it has, its type, and the GPU if any.
+
+    The type is the model name and the instruction set that decides the precision ("AMD EPYC, AVX-512 BF16"). Where
+    results of that type were measured on another CPU (another family or model: a Zen 5 after a Zen 4, which VMs
+    both call "AMD EPYC"), this CPU's id is added to the type, so that its numbers get tables of their own instead of
+    landing in the other CPU's."""
     flags = cpu_flags()
     has = [f for f in FEATURES if f in flags]
     if "amx_bf16" in has:
@@ -40,7 +67,11 @@ def machine() -> dict[str, Any]:
         isa = platform.machine()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     kind = f"{cpu_model()}, {isa}" + (f", {gpu}" if gpu else "")
-    return {"machine": cpu_model(), "cpu_features": has, "machine_type": kind, "gpu": gpu}
+    this = cpu_id()
+    recorded = _recorded_cpu_ids(kind)
+    if this and recorded and this not in recorded:
+        kind += f" ({this})"
+    return {"machine": cpu_model(), "cpu_id": this, "cpu_features": has, "machine_type": kind, "gpu": gpu}
 
 
 def slug(kind: str) -> str:

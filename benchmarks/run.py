@@ -139,7 +139,8 @@ def render() -> str:
             result = json.loads(path.read_text())
             kind = result.get("machine_type", result.get("machine", "?"))
             features = ", ".join(result.get("cpu_features") or []) or "none recorded"
-            parts += [f"### On {kind}", "", f"*CPU features: {features}.*", "", module.markdown(result), ""]
+            cpu = f"CPU {result['cpu_id']}; " if result.get("cpu_id") else ""
+            parts += [f"### On {kind}", "", f"*{cpu}CPU features: {features}.*", "", module.markdown(result), ""]
         notes = HERE / "notes" / f"{name}.md"
         if notes.is_file():
             parts += [notes.read_text().strip(), ""]

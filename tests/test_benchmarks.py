@@ -113,3 +113,52 @@ def test_benchmarks_doc_is_rendered_from_the_results(monkeypatch):
     import run
     doc = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     assert run.render() + "\n" == doc, "docs/benchmarks.md is stale: run `python benchmarks/run.py --docs-only`"
+
+
+@pytest.fixture
+def common(monkeypatch, tmp_path):
+    """benchmarks/_common with its results in tmp_path and a Zen 5 as the CPU."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import _common
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    monkeypatch.setattr(_common, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    monkeypatch.setattr(_common, "cpu_model", lambda: "AMD EPYC")
+    monkeypatch.setattr(_common, "cpuinfo", lambda: {"vendor_id": "AuthenticAMD", "cpu family": "26",
+                                                     "model": "2", "model name": "AMD EPYC"})
+    return _common
+
+
+def _measured_on(results: Path, cpu: str | None, name: str = "inference") -> None:
+    path = results / name / "amd-epyc-avx-512-bf16.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"machine_type": "AMD EPYC, AVX-512 BF16", **({"cpu_id": cpu} if cpu else {})}))
+
+
+def test_machine_type_is_the_model_name_and_instruction_set(common):
+    m = common.machine()
+    assert m["machine_type"] == "AMD EPYC, AVX-512 BF16"
+    assert m["cpu_id"] == "AuthenticAMD family 26 model 2"
+    assert common.result_path("inference").name == "amd-epyc-avx-512-bf16.json"
+
+
+@pytest.mark.parametrize("recorded, qualified", [
+    ("AuthenticAMD family 26 model 2", False),    # the same CPU again: its own tables
+    (None, False),                                # results from before cpu_id was recorded: nothing to tell apart
+    ("AuthenticAMD family 25 model 17", True),    # a Zen 4 measured under the same name: this Zen 5 gets its own
+])
+def test_another_cpu_under_the_same_name_gets_its_own_type(common, tmp_path, recorded, qualified):
+    _measured_on(tmp_path, recorded)
+    kind = common.machine()["machine_type"]
+    if qualified:
+        assert kind == "AMD EPYC, AVX-512 BF16 (AuthenticAMD family 26 model 2)"
+        # every benchmark of this CPU goes to the qualified file, also those the other CPU never ran
+        assert common.result_path("seed_protocol").name == "amd-epyc-avx-512-bf16-authenticamd-family-26-model-2.json"
+    else:
+        assert kind == "AMD EPYC, AVX-512 BF16"
+
+
+def test_cpu_id_is_none_where_cpuinfo_does_not_say(common, monkeypatch, tmp_path):
+    monkeypatch.setattr(common, "cpuinfo", lambda: {})
+    _measured_on(tmp_path, "AuthenticAMD family 25 model 17")
+    m = common.machine()
+    assert m["cpu_id"] is None and m["machine_type"] == "AMD EPYC, AVX-512 BF16"
