@@ -2,8 +2,9 @@
 the results it is rendered from.
 
 CI does not run the benchmarks (they take hours and want a quiet machine), so an API change can break one silently —
-energy_formulations once called `task.setup(data.info)` for months after the signature changed. The smoke runs below
-catch that: every script, its real code path, a few steps. Their results go to a temporary folder
+energy_formulations and energy_recipe_trial both went on calling `task.setup(data.info)` after the signature changed
+(the second was found by this file). The smoke runs below catch that: every script, its real code path, a few
+steps. Their results go to a temporary folder
 (NNSTUDY_BENCHMARK_RESULTS), never over the measured ones. cifar_speedrun alone is left out: its smallest run is a
 whole airbench94 recipe on the full CIFAR-10 (an hour on 2 cores); tests/test_speedrun.py covers its table.
 """
@@ -73,7 +74,7 @@ def test_benchmark_runs_at_toy_size(name, tmp_path, request):
         result = json.loads(saved[0].read_text())
         # what every result must carry to be re-run and placed: the command, the machine type and its features
         assert result["command"].startswith(f"python benchmarks/{name}.py")
-        assert result["machine_type"] and "cpu_features" in result and result["torch"]
+        assert result["machine_type"] and "cpu_features" in result and "cpu_id" in result and result["torch"]
         sys.path.insert(0, str(BENCHMARKS))
         try:
             from importlib import import_module
