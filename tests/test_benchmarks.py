@@ -10,6 +10,7 @@ whole airbench94 recipe on the full CIFAR-10 (an hour on 2 cores); tests/test_sp
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -58,7 +59,7 @@ def _measured() -> dict[str, float]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SMOKE))
-def test_benchmark_runs_at_toy_size(name, tmp_path, request):
+def test_benchmark_runs_at_toy_size(name, tmp_path, request, monkeypatch):
     args, data, saves = SMOKE[name]
     data_root = {None: None, "cifar10": "full_cifar10", "energy": "full_energy"}[data]
     root = request.getfixturevalue(data_root) if data_root else None
@@ -75,12 +76,8 @@ def test_benchmark_runs_at_toy_size(name, tmp_path, request):
         # what every result must carry to be re-run and placed: the command, the machine type and its features
         assert result["command"].startswith(f"python benchmarks/{name}.py")
         assert result["machine_type"] and "cpu_features" in result and "cpu_id" in result and result["torch"]
-        sys.path.insert(0, str(BENCHMARKS))
-        try:
-            from importlib import import_module
-            assert "|" in import_module(name).markdown(result)
-        finally:
-            sys.path.remove(str(BENCHMARKS))
+        monkeypatch.syspath_prepend(str(BENCHMARKS))
+        assert "|" in importlib.import_module(name).markdown(result)
     else:
         assert saved == [], f"{name} saved a toy-sized result: {saved}"
     assert _measured() == before, "a smoke run touched benchmarks/results"
