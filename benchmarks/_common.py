@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from nnstudy.engine.runtime import cpu_flags
-from nnstudy.measure.environment import cpu_model, cpuinfo
+from nnstudy.measure.environment import cpu_id, cpu_model, cpuinfo
 
 # NNSTUDY_BENCHMARK_RESULTS moves them elsewhere: the smoke tests (tests/test_benchmarks.py) run every benchmark at
 # toy sizes and must not overwrite the measured results
@@ -22,14 +22,6 @@ RESULTS = Path(os.environ.get("NNSTUDY_BENCHMARK_RESULTS") or Path(__file__).res
 
 # the CPU features that decide how fast (and in which precision) training runs, as /proc/cpuinfo names them
 FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
-
-
-def cpu_id() -> str | None:
-    """Vendor, family and model of the CPU ("AuthenticAMD family 25 model 17"), which tell apart the CPUs that a VM
-    names alike ("AMD EPYC" covers Zen 2 to Zen 5); None where /proc/cpuinfo does not say."""
-    info = cpuinfo()
-    fields = [info.get(k) for k in ("vendor_id", "cpu family", "model")]
-    return None if None in fields else f"{fields[0]} family {fields[1]} model {fields[2]}"
 
 
 def _recorded_cpu_ids(kind: str) -> set[str]:
@@ -67,7 +59,7 @@ def machine() -> dict[str, Any]:
         isa = platform.machine()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     kind = f"{cpu_model()}, {isa}" + (f", {gpu}" if gpu else "")
-    this = cpu_id()
+    this = cpu_id(cpuinfo())
     recorded = _recorded_cpu_ids(kind)
     if this and recorded and this not in recorded:
         kind += f" ({this})"

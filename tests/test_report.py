@@ -175,6 +175,33 @@ def test_report_reads_run_directories_only(study_dir, tmp_path, monkeypatch):
     assert "test-image grids not drawn" in built["report.md"].read_text(encoding="utf-8")
 
 
+def test_runs_on_cpus_named_alike_are_not_called_comparable():
+    """Two CPUs that a VM names alike ("AMD EPYC") but whose ids differ: the report says the runs' timings are not
+    directly comparable and shows both ids; runs on one CPU get no such warning."""
+    from types import SimpleNamespace
+
+    from nnstudy.report.sections import _environment_section
+
+    def section(*ids: str) -> str:
+        runs = [SimpleNamespace(summary={"environment": {"cpu": "AMD EPYC", "cpu_id": i, "torch": "2.13.0+cpu"}})
+                for i in ids]
+        return repr(_environment_section(SimpleNamespace(by_variant={"base": runs})))
+
+    zen4, zen5 = "AuthenticAMD family 25 model 17", "AuthenticAMD family 26 model 2"
+    one = section(zen4, zen4)
+    assert zen4 in one and "not directly comparable" not in one
+    two = section(zen4, zen5)
+    assert "not directly comparable" in two and zen4 in two and zen5 in two
+
+
+def test_environment_records_the_cpu_id():
+    from nnstudy.measure.environment import cpu_id, environment
+    assert environment()["cpu_id"] == cpu_id()
+    assert cpu_id({"vendor_id": "GenuineIntel", "cpu family": "6", "model": "207"}) == \
+        "GenuineIntel family 6 model 207"
+    assert cpu_id({"vendor_id": "GenuineIntel"}) is None        # where /proc/cpuinfo does not say
+
+
 def test_step_curves_when_runs_log_every_n_steps(tmp_path):
     """Runs trained with train.eval_every_steps get a 'validation every N steps' figure, with the test curve where
     they scored test too (SPEC D)."""

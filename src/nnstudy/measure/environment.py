@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["environment", "code_version", "cpu_model", "cpuinfo"]
+__all__ = ["environment", "code_version", "cpu_id", "cpu_model", "cpuinfo"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,6 +33,15 @@ def cpuinfo() -> dict[str, str]:
 
 def cpu_model() -> str:
     return cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_id(info: dict[str, str] | None = None) -> str | None:
+    """Vendor, family and model of the CPU ("AuthenticAMD family 25 model 17"), which tell apart the CPUs that a VM
+    names alike ("AMD EPYC" covers Zen 2 to Zen 5); None where /proc/cpuinfo does not say. `info`: cpuinfo()'s
+    fields (default: this machine's)."""
+    info = cpuinfo() if info is None else info
+    fields = [info.get(k) for k in ("vendor_id", "cpu family", "model")]
+    return None if None in fields else f"{fields[0]} family {fields[1]} model {fields[2]}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,6 +71,7 @@ def environment(device: torch.device | None = None) -> dict[str, Any]:
         "numpy": np.__version__,
         **code_version(),
         "cpu": cpu_model(),
+        "cpu_id": cpu_id(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": str(device) if device is not None else None,

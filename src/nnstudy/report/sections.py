@@ -238,8 +238,9 @@ def _definition_section(ctx: Context) -> list[Block]:
 
 
 _ENV_KEYS = [("nnstudy", "nnstudy"), ("git_commit", "git commit"), ("python", "Python"), ("torch", "PyTorch"),
-             ("numpy", "NumPy"), ("platform", "platform"), ("cpu", "CPU"), ("cpu_count", "CPU cores"),
-             ("torch_threads", "torch threads per run"), ("device", "device"), ("gpu", "GPU"), ("cuda", "CUDA")]
+             ("numpy", "NumPy"), ("platform", "platform"), ("cpu", "CPU"), ("cpu_id", "CPU id"),
+             ("cpu_count", "CPU cores"), ("torch_threads", "torch threads per run"), ("device", "device"),
+             ("gpu", "GPU"), ("cuda", "CUDA")]
 
 
 def _environment_section(ctx: Context) -> list[Block]:
@@ -262,14 +263,15 @@ def _environment_section(ctx: Context) -> list[Block]:
                              f"{data.get('test', '?')} samples; {data.get('source', '')}"])
     blocks: list[Block] = [Para(["As recorded by the runs (first finished run shown):"]),
                            Table(["item", "value"], rows, [False, False])]
-    keys = ("cpu", "gpu", "device", "torch_threads", "torch")
+    # cpu_id too: VMs name different CPUs alike ("AMD EPYC" for Zen 4 and Zen 5), whose timings differ 2x
+    keys = ("cpu", "cpu_id", "gpu", "device", "torch_threads", "torch")
     machines = Counter(tuple(None if e.get(k) is None else str(e[k]) for k in keys) for e in envs if e)
     if len(machines) > 1:
         blocks += [Para(["The runs did not all run in the same environment, so timings are not directly "
                          "comparable:"]),
-                   Table(["CPU", "GPU", "device", "torch threads", "PyTorch", "runs"],
+                   Table(["CPU", "CPU id", "GPU", "device", "torch threads", "PyTorch", "runs"],
                          [[*(str(x) if x is not None else "—" for x in k), str(n)] for k, n in machines.items()],
-                         [False, False, False, True, False, True])]
+                         [False, False, False, False, True, False, True])]
     return blocks
 
 
