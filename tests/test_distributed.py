@@ -266,12 +266,25 @@ def test_torchrun_on_two_nodes_joins_and_computes_what_nproc_2_computes(tmp_path
     args = EQUAL + [f"out_dir={out}"]
     reference = train(load_config("tutorial_cnn", args + ["name=launched", "train.nproc=2"]), progress=False)
     port = _free_port()
-    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node",
-                               "1", "--node-rank", str(rank), "--rdzv-backend", "c10d", "--rdzv-endpoint",
-                               f"localhost:{port}", "--rdzv-id", "t", "-m", "nnstudy.cli", "train", "tutorial_cnn",
-                               *args, "name=torchrun", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for rank in (0, 1)]
-    results = [node.communicate(timeout=300) for node in nodes]
+    # each node's output goes to files, not pipes: waiting on node 0 while node 1 fills an unread pipe (its agent's
+    # rendezvous retries on a loaded machine) would block node 1 inside the collective, and so node 0 too
+    logs = [(tmp_path / f"node{rank}.out", tmp_path / f"node{rank}.err") for rank in (0, 1)]
+    nodes = []
+    for rank, (out_log, err_log) in enumerate(logs):
+        with open(out_log, "w") as stdout, open(err_log, "w") as stderr:
+            nodes.append(subprocess.Popen(
+                [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                 "--node-rank", str(rank), "--rdzv-backend", "c10d", "--rdzv-endpoint", f"localhost:{port}",
+                 "--rdzv-id", "t", "-m", "nnstudy.cli", "train", "tutorial_cnn", *args, "name=torchrun", "--quiet"],
+                stdout=stdout, stderr=stderr, start_new_session=True))
+    try:
+        for node in nodes:
+            node.wait(timeout=300)
+    finally:                 # a hung node, its agent and its worker, must not outlive the test
+        for node in nodes:
+            if node.poll() is None:
+                os.killpg(node.pid, signal.SIGKILL)
+    results = [(o.read_text(), e.read_text()[-4000:]) for o, e in logs]
     assert [node.returncode for node in nodes] == [0, 0], results
     assert sum("test_acc" in stdout for stdout, _ in results) == 1   # rank 0 alone prints the result
     summary = json.loads((out / "torchrun" / "summary.json").read_text())
