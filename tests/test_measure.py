@@ -309,3 +309,11 @@ def test_to_dict_and_dataframe():
         s.totals("gflops")
     with pytest.raises(ValueError, match="exactly one"):
         summarize(nn.Linear(2, 2))
+
+
+def test_environment_records_the_cpu_id():
+    from nnstudy.measure.environment import cpu_id, environment
+    assert environment()["cpu_id"] == cpu_id()
+    assert cpu_id({"vendor_id": "GenuineIntel", "cpu family": "6", "model": "207"}) == \
+        "GenuineIntel family 6 model 207"
+    assert cpu_id({"vendor_id": "GenuineIntel"}) is None        # where /proc/cpuinfo does not say

@@ -263,15 +263,19 @@ def _environment_section(ctx: Context) -> list[Block]:
                              f"{data.get('test', '?')} samples; {data.get('source', '')}"])
     blocks: list[Block] = [Para(["As recorded by the runs (first finished run shown):"]),
                            Table(["item", "value"], rows, [False, False])]
-    # cpu_id too: VMs name different CPUs alike ("AMD EPYC" for Zen 4 and Zen 5), whose timings differ 2x
-    keys = ("cpu", "cpu_id", "gpu", "device", "torch_threads", "torch")
-    machines = Counter(tuple(None if e.get(k) is None else str(e[k]) for k in keys) for e in envs if e)
+    columns = {"cpu": "CPU", "cpu_id": "CPU id", "gpu": "GPU", "device": "device", "torch_threads": "torch threads",
+               "torch": "PyTorch"}
+    # the CPU id tells apart CPUs that VMs name alike ("AMD EPYC" for Zen 4 and Zen 5, ~2x apart per epoch); runs
+    # written before it was recorded lack it, and lacking it does not make their CPU another one
+    if not all(e.get("cpu_id") for e in envs if e):
+        del columns["cpu_id"]
+    machines = Counter(tuple(None if e.get(k) is None else str(e[k]) for k in columns) for e in envs if e)
     if len(machines) > 1:
         blocks += [Para(["The runs did not all run in the same environment, so timings are not directly "
                          "comparable:"]),
-                   Table(["CPU", "CPU id", "GPU", "device", "torch threads", "PyTorch", "runs"],
+                   Table([*columns.values(), "runs"],
                          [[*(str(x) if x is not None else "—" for x in k), str(n)] for k, n in machines.items()],
-                         [False, False, False, False, True, False, True])]
+                         [k == "torch_threads" for k in columns] + [True])]
     return blocks
 
 
